@@ -1,0 +1,20 @@
+"""The root Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from alphatrader.cli import backtest as backtest_cmd
+from alphatrader.cli import config as config_cmd
+from alphatrader.cli import data as data_cmd
+
+app = typer.Typer(
+    name="alphatrader",
+    help="AlphaTrader: research, plan and trade a small account on real data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(config_cmd.app, name="config")
+app.command("backtest")(backtest_cmd.backtest)
