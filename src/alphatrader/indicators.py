@@ -40,9 +40,10 @@ def roc(close: pd.Series, period: int) -> pd.Series:
 def bollinger(
     close: pd.Series, period: int = 20, num_std: float = 2.0
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Upper, middle and lower bands (population standard deviation, as TA-Lib computes it)."""
+    """Upper, middle (SMA: TA-Lib's default MA type) and lower bands, with the population
+    standard deviation as TA-Lib computes it."""
     upper, middle, lower = talib.BBANDS(
-        _values(close), timeperiod=period, nbdevup=num_std, nbdevdn=num_std, matype=0
+        _values(close), timeperiod=period, nbdevup=num_std, nbdevdn=num_std
     )
     return (
         _wrap(upper, close, "bb_upper"),
@@ -68,7 +69,10 @@ def atr(high: pd.Series, low: pd.Series, close: pd.Series, period: int = 14) -> 
 
 def volatility(close: pd.Series, period: int = 20, annualize: bool = True) -> pd.Series:
     """Rolling standard deviation of daily log returns (sample, ddof=1), annualized by √252."""
-    log_ret = np.log(close / close.shift(1))
+    values = _values(close)
+    ratio = np.full(len(values), np.nan)
+    ratio[1:] = values[1:] / values[:-1]
+    log_ret = pd.Series(np.log(ratio), index=close.index)
     vol = log_ret.rolling(period).std(ddof=1)
     if annualize:
         vol = vol * np.sqrt(TRADING_DAYS)

@@ -60,7 +60,9 @@ class MarketDataStore:
     def instruments(self, dataset: str | None = None) -> list[Instrument]:
         self.ensure_seeded()
         found = []
-        datasets = [dataset] if dataset else sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        datasets = (
+            [dataset] if dataset else sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        )
         for name in datasets:
             for path in sorted((self.root / name).glob("*.parquet")):
                 found.append(_read_instrument(path))
@@ -82,9 +84,7 @@ class MarketDataStore:
         ]
         if not candidates:
             known = {i.symbol for i in self.instruments()}
-            raise UnknownNameError(
-                "symbol", symbol, known, hint="; see `alphatrader data list`"
-            )
+            raise UnknownNameError("symbol", symbol, known, hint="; see `alphatrader data list`")
         for inst in candidates:
             if needed <= inst.fields:
                 return inst
@@ -117,7 +117,8 @@ class MarketDataStore:
             filters.append(("date", "<=", pd.Timestamp(end)))
         table = pq.read_table(path, filters=filters or None)
         frame = table.to_pandas().set_index("date")
-        frame.index = pd.DatetimeIndex(frame.index, name="date")
+        # One time unit everywhere: the engine works on int64 nanoseconds.
+        frame.index = pd.DatetimeIndex(frame.index, name="date").as_unit("ns")
         return frame
 
     # -- writing --------------------------------------------------------------------------

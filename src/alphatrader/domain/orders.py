@@ -89,6 +89,7 @@ class OrderRequest:
     fractional: bool = False
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    oco_group: str | None = None  # orders of one group cancel each other when one fills
 
     def __post_init__(self) -> None:
         if (self.qty is None) == (self.notional is None):

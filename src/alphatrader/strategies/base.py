@@ -83,9 +83,7 @@ class Strategy(BaseModel):
         return out
 
 
-def run_strategy(
-    strategy: Strategy, symbol: str, call: Callable[[], pd.DataFrame]
-) -> pd.DataFrame:
+def run_strategy(strategy: Strategy, symbol: str, call: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """Call into strategy code; any failure or malformed output becomes a `StrategyError`."""
     try:
         frame = call()
@@ -138,9 +136,7 @@ def make_signals(
     pos = np.concatenate([entry_pos, exit_pos])
     order = np.argsort(pos, kind="stable")
     pos = pos[order]
-    is_entry = np.concatenate([np.ones(len(entry_pos), bool), np.zeros(len(exit_pos), bool)])[
-        order
-    ]
+    is_entry = np.concatenate([np.ones(len(entry_pos), bool), np.zeros(len(exit_pos), bool)])[order]
     conf_all = (
         np.full(len(index), float(confidence))
         if isinstance(confidence, float | int)

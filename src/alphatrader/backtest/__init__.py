@@ -1,0 +1,1 @@
+"""Backtesting: performance metrics (`metrics`) and the offline HTML tear sheet (`tearsheet`)."""

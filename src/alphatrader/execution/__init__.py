@@ -1,0 +1,1 @@
+"""Order manager, ledger, and brokers (simulated now; Alpaca and IBKR share the protocol)."""

@@ -1,0 +1,205 @@
+"""`SimulatedBroker`: fills orders against historical bars, for backtests and paper trading.
+
+Market orders fill at the next bar's open after submission (at the next close on a close-only
+series). A stop sell triggers on the first bar whose low reaches the stop and fills at the stop,
+or at the open when the bar gaps through it; a limit sell (take-profit) fills at the target or at
+a better open. On a close-only series both trigger on a close and fill at that close. When a
+stop and a target trigger in the same bar, the stop is assumed first (the conservative reading).
+Orders of one OCO group cancel each other when one fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+import numpy as np
+import pandas as pd
+
+from alphatrader.clock import Clock
+from alphatrader.data.market import Series
+from alphatrader.domain.orders import Fill, Order, OrderStatus, OrderType, Side
+from alphatrader.execution.costs import Commission, Slippage, to_price
+
+_NO_DATE = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolBars:
+    dates: np.ndarray  # int64 nanoseconds, ascending
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    close_only: bool
+
+
+class SimMarket:
+    """Historical bars as plain arrays, for fast lookups by the broker and the engine."""
+
+    def __init__(self, universe: Mapping[str, Series]) -> None:
+        self.bars: dict[str, SymbolBars] = {}
+        for symbol, series in universe.items():
+            frame = series.bars
+            close = frame["close"].to_numpy(dtype="float64")
+            close_only = series.instrument.close_only
+            pick = (lambda c: close) if close_only else (lambda c: frame[c].to_numpy("float64"))
+            self.bars[symbol] = SymbolBars(
+                dates=frame.index.asi8,
+                open=pick("open"),
+                high=pick("high"),
+                low=pick("low"),
+                close=close,
+                close_only=close_only,
+            )
+
+    def next_index(self, symbol: str, after_ns: int) -> int | None:
+        """Index of the first bar strictly after `after_ns`, or None past the end."""
+        dates = self.bars[symbol].dates
+        i = int(np.searchsorted(dates, after_ns, side="right"))
+        return i if i < len(dates) else None
+
+    def index_of(self, symbol: str, date_ns: int) -> int:
+        return int(np.searchsorted(self.bars[symbol].dates, date_ns, side="left"))
+
+
+@dataclass(slots=True)
+class _Working:
+    order: Order
+    due_ns: int  # session (ns) on which the order fills; _NO_DATE if it never will
+
+
+class SimulatedBroker:
+    def __init__(
+        self,
+        market: SimMarket,
+        clock: Clock,
+        commission: Commission | None = None,
+        slippage: Slippage | None = None,
+    ) -> None:
+        self.market = market
+        self.clock = clock
+        self.commission = commission or Commission()
+        self.slippage = slippage or Slippage()
+        self._working: dict[str, _Working] = {}
+        self._by_due: dict[int, list[str]] = {}
+        self._fill_seq = 0
+        self.session_ns = 0  # the session the simulation is at (set by the engine)
+
+    # -- Broker protocol ---------------------------------------------------------------
+    def submit(self, order: Order) -> Order:
+        now = self.clock.now()
+        req = order.request
+        if req.symbol not in self.market.bars:
+            return order.transition(OrderStatus.REJECTED, now, f"no market data for {req.symbol}")
+        due = self._due(order)
+        accepted = order.transition(OrderStatus.ACCEPTED, now)
+        self._working[order.client_order_id] = _Working(accepted, due)
+        if due != _NO_DATE:
+            self._by_due.setdefault(due, []).append(order.client_order_id)
+        return accepted
+
+    def cancel(self, client_order_id: str) -> bool:
+        return self._working.pop(client_order_id, None) is not None
+
+    # -- simulation ----------------------------------------------------------------------
+    def due_ns(self, client_order_id: str) -> int | None:
+        work = self._working.get(client_order_id)
+        return None if work is None or work.due_ns == _NO_DATE else work.due_ns
+
+    def working(self) -> list[Order]:
+        return [w.order for w in self._working.values()]
+
+    def fills_for(self, session_ns: int, at: datetime) -> list[tuple[Order, Fill | None, str]]:
+        """Execute the orders due on this session, in submission order with stops before
+        targets. Returns (order, fill or None, rejection reason)."""
+        ids = self._by_due.pop(session_ns, [])
+        due = [self._working[i] for i in ids if i in self._working]
+        due.sort(key=lambda w: w.order.request.order_type is OrderType.LIMIT)
+        out: list[tuple[Order, Fill | None, str]] = []
+        for work in due:
+            if work.order.client_order_id not in self._working:  # cancelled by an OCO sibling
+                continue
+            del self._working[work.order.client_order_id]
+            fill, why = self._execute(work.order, session_ns, at)
+            out.append((work.order, fill, why))
+            group = work.order.request.oco_group
+            if fill is not None and group is not None:
+                for other in [
+                    w for w in self._working.values() if w.order.request.oco_group == group
+                ]:
+                    del self._working[other.order.client_order_id]
+        return out
+
+    # -- internals -------------------------------------------------------------------------
+    def _due(self, order: Order) -> int:
+        req = order.request
+        bars = self.market.bars[req.symbol]
+        if req.order_type is OrderType.MARKET:
+            i = self.market.next_index(req.symbol, self.session_ns)
+            return _NO_DATE if i is None else int(bars.dates[i])
+        # Resting exit legs watch bars from the current one (OHLCV: the rest of today's bar
+        # after the open fill) or from the next close (close-only: today's close is past).
+        start = self.market.index_of(req.symbol, self.session_ns)
+        if bars.close_only:
+            start += 1
+        if req.order_type is OrderType.STOP:
+            assert req.stop_price is not None
+            hits = np.flatnonzero(bars.low[start:] <= float(req.stop_price))
+        else:
+            assert req.limit_price is not None
+            hits = np.flatnonzero(bars.high[start:] >= float(req.limit_price))
+        return int(bars.dates[start + hits[0]]) if len(hits) else _NO_DATE
+
+    def _execute(self, order: Order, session_ns: int, at: datetime) -> tuple[Fill | None, str]:
+        req = order.request
+        bars = self.market.bars[req.symbol]
+        i = self.market.index_of(req.symbol, session_ns)
+        price = self._raw_price(order, bars, i)
+        price = self.slippage.apply(price, req.side)
+        qty = self._quantity(order, price)
+        if qty <= 0:
+            return None, f"${req.notional} buys no whole share at ${price}"
+        self._fill_seq += 1
+        return (
+            Fill(
+                execution_id=f"sim-{self._fill_seq}",
+                client_order_id=order.client_order_id,
+                symbol=req.symbol,
+                side=req.side,
+                qty=qty,
+                price=price,
+                commission=self.commission(qty, price),
+                session=pd.Timestamp(session_ns).date(),
+                at=at,
+            ),
+            "",
+        )
+
+    @staticmethod
+    def _raw_price(order: Order, bars: SymbolBars, i: int) -> Decimal:
+        req = order.request
+        if bars.close_only:
+            return to_price(bars.close[i])
+        open_ = to_price(bars.open[i])
+        if req.order_type is OrderType.STOP and req.stop_price is not None:
+            return min(open_, req.stop_price)
+        if req.order_type is OrderType.LIMIT and req.limit_price is not None:
+            return max(open_, req.limit_price)
+        return open_
+
+    def _quantity(self, order: Order, price: Decimal) -> Decimal:
+        req = order.request
+        if req.qty is not None:
+            return req.qty
+        assert req.notional is not None
+        rounding = Decimal("0.000000001") if req.fractional else Decimal(1)
+        qty = (req.notional / price).quantize(rounding, rounding=ROUND_FLOOR)
+        # Commission comes out of the same notional: step down until the order fits.
+        while qty > 0 and qty * price + self.commission(qty, price) > req.notional:
+            qty -= rounding
+        if req.side is Side.SELL:
+            raise ValueError("notional sells are not supported")
+        return qty

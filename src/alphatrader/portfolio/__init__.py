@@ -1,0 +1,1 @@
+"""Sizing and the small-account safety rules."""
