@@ -21,7 +21,7 @@ import pandas as pd
 from alphatrader.clock import SimClock
 from alphatrader.data import calendar
 from alphatrader.data.market import Series
-from alphatrader.domain.orders import Fill, OrderRequest, OrderStatus, OrderType, Side
+from alphatrader.domain.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from alphatrader.domain.trade import Trade
 from alphatrader.errors import DataError, InputError
 from alphatrader.execution.brokers.simulated import SimMarket, SimulatedBroker
@@ -103,7 +103,9 @@ class BacktestEngine:
         self.config = config
         self.progress = progress or (lambda stage, done, total: None)
         limits = config.limits if config.sizing == "safety" else Limits.all_in()
-        self.sizer: Sizer = SafetySizer(limits) if config.sizing == "safety" else AllInSizer()
+        self.sizer: Sizer = SafetySizer(limits)
+        if config.sizing == "all-in":
+            self.sizer = AllInSizer()
         tradable = frozenset(s for s, v in self.universe.items() if v.instrument.tradable)
         self.gate = RiskGate(limits, tradable)
 
@@ -155,7 +157,7 @@ class BacktestEngine:
         start, end = self.config.start, self.config.end
         union = pd.DatetimeIndex([]).as_unit("ns")
         for series in self.universe.values():
-            union = union.union(series.bars.index.as_unit("ns"))
+            union = union.union(pd.DatetimeIndex(series.bars.index).as_unit("ns"))
         if start is not None:
             union = union[union >= start]
         if end is not None:
@@ -185,7 +187,7 @@ class BacktestEngine:
                 if frame.empty:
                     continue
                 window = frame.loc[(frame.index >= first) & (frame.index <= last)]
-                days = window.index.asi8
+                days = pd.DatetimeIndex(window.index).as_unit("ns").asi8
                 cols = [
                     window[c].to_numpy()
                     for c in ("action", "confidence", "reason", "stop_loss", "take_profit")
@@ -267,25 +269,30 @@ class _RunState:
         self.rejections: list[Rejection] = []
 
     def book_fills(self, day: int, at: datetime) -> list[int]:
-        """Book the fills due today; returns the sessions that new exit legs wake up on."""
+        """Book the fills due today, including exit legs that trigger on the entry's own bar;
+        returns the later sessions that new exit legs wake up on."""
         wake: list[int] = []
-        for order, fill, why in self.broker.fills_for(day, at):
-            cid, symbol = order.client_order_id, order.symbol
-            if order.side is Side.BUY:
-                self.pending_entry.pop(symbol, None)
-                self.reserved -= order.request.notional or Decimal(0)
-            elif self.pending_exit.get(symbol) == cid:
-                del self.pending_exit[symbol]
-            if fill is None:
-                self.om.reject(cid, why)
-                self._reject(day, symbol, order.request.strategy, "no_fill", why)
-                continue
-            self.om.on_fill(fill)
-            if order.side is Side.BUY:
-                wake += self._place_exit_legs(order.request, fill, day)
-            else:
-                self._cancel_legs(symbol, keep=cid)
-        return wake
+        while batch := self.broker.fills_for(day, at):
+            for order, fill, why in batch:
+                wake += self._book(day, order, fill, why)
+        return [d for d in wake if d != day]
+
+    def _book(self, day: int, order: Order, fill: Fill | None, why: str) -> list[int]:
+        cid, symbol = order.client_order_id, order.symbol
+        if order.side is Side.BUY:
+            self.pending_entry.pop(symbol, None)
+            self.reserved -= order.request.notional or Decimal(0)
+        elif self.pending_exit.get(symbol) == cid:
+            del self.pending_exit[symbol]
+        if fill is None:
+            self.om.reject(cid, why)
+            self._reject(day, symbol, order.request.strategy, "no_fill", why)
+            return []
+        self.om.on_fill(fill)
+        if order.side is Side.BUY:
+            return self._place_exit_legs(order.request, fill, day)
+        self._cancel_legs(symbol, keep=cid)
+        return []
 
     def act_on_signals(self, day: int, rows: Sequence[_SignalRow]) -> list[int]:
         """Exits first, then entries by confidence; returns the sessions to wake up on."""
@@ -399,8 +406,8 @@ def _fmt(stamp: pd.Timestamp | None, default: str) -> str:
 
 def _session_instants(dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     schedule = calendar.xnys().schedule.reindex(dates)
-    opens = pd.DatetimeIndex(schedule["open"]).asi8
-    closes = pd.DatetimeIndex(schedule["close"]).asi8
+    opens = pd.DatetimeIndex(schedule["open"].array).as_unit("ns").asi8
+    closes = pd.DatetimeIndex(schedule["close"].array).as_unit("ns").asi8
     return opens, closes
 
 

@@ -17,6 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from alphatrader.backtest.engine import BacktestResult
 from alphatrader.domain.trade import Trade
 
@@ -53,7 +55,8 @@ def result_json(result: BacktestResult, metrics: dict[str, Any]) -> dict[str, An
         "metrics": metrics,
         "trades": [trade_json(t) for t in result.trades],
         "equity": [
-            [day.date().isoformat(), round(float(value), 2)] for day, value in result.equity.items()
+            [day.date().isoformat(), round(float(value), 2)]
+            for day, value in zip(pd.DatetimeIndex(result.equity.index), result.equity, strict=True)
         ],
     }
 

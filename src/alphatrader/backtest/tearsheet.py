@@ -240,8 +240,8 @@ def _money(value: Decimal | float) -> str:
 
 
 def _qty(value: Decimal) -> str:
-    text = format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
-    return text
+    """10 -> "10", 0.50000 -> "0.5" (no exponent notation)."""
+    return format(value.normalize(), "f")
 
 
 def _trade_rows(trades: Sequence[Trade]) -> list[dict[str, str]]:

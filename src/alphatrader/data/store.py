@@ -91,7 +91,8 @@ class MarketDataStore:
         missing = ", ".join(sorted(needed - candidates[0].fields))
         raise InputError(
             f"{symbol} has no {missing} data (it is a close-only series in "
-            f"{candidates[0].dataset}); choose a symbol with OHLCV bars, see `alphatrader data list`"
+            f"{candidates[0].dataset}); choose a symbol with OHLCV bars "
+            "(see `alphatrader data list`)"
         )
 
     def _other_datasets(self) -> list[str]:
@@ -116,7 +117,7 @@ class MarketDataStore:
         if end is not None:
             filters.append(("date", "<=", pd.Timestamp(end)))
         table = pq.read_table(path, filters=filters or None)
-        frame = table.to_pandas().set_index("date")
+        frame: pd.DataFrame = table.to_pandas().set_index("date")
         # One time unit everywhere: the engine works on int64 nanoseconds.
         frame.index = pd.DatetimeIndex(frame.index, name="date").as_unit("ns")
         return frame

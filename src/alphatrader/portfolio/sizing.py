@@ -8,7 +8,7 @@ other engines use, kept for comparisons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, Protocol
 
@@ -32,7 +32,8 @@ class Limits:
 
 
 class Sizer(Protocol):
-    limits: Limits
+    @property
+    def limits(self) -> Limits: ...
 
     def notional(self, confidence: float, available_cash: Decimal) -> Decimal: ...
 
@@ -50,7 +51,7 @@ class SafetySizer:
 
 @dataclass(frozen=True, slots=True)
 class AllInSizer:
-    limits: Limits = Limits.all_in()
+    limits: Limits = field(default_factory=Limits.all_in)
 
     def notional(self, confidence: float, available_cash: Decimal) -> Decimal:
         return max(Decimal(0), available_cash)

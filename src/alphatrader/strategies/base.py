@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -79,7 +80,7 @@ class Strategy(BaseModel):
         for symbol, series in universe.items():
             if not series.instrument.tradable:
                 continue
-            out[symbol] = run_strategy(self, symbol, lambda s=series: self.signals(s.bars))
+            out[symbol] = run_strategy(self, symbol, partial(self.signals, series.bars))
         return out
 
 

@@ -9,8 +9,8 @@ first decision emits just an entry. Only dates where all four series have a clos
 (an inner join), so a month whose last session is missing from any of them is not decided.
 Confidence: 0.5 + 0.5 × margin / 10 percentage points (capped at 1), where margin is how
 decisively the choice was made: holding stocks, the winner's lead over its closest rival (the
-larger of the loser's and cash's returns); holding bonds, cash's lead over the better stock return. The exit
-of a switch carries the confidence of the decision that caused it.
+larger of the loser's and cash's returns); holding bonds, cash's lead over the better stock
+return. The exit of a switch carries the confidence of the decision that caused it.
 Instruments: SPY (US stocks), EFA (developed ex-US stocks), BND standing in for AGG (US
 aggregate bonds; AGG is not in the bundled data) and TBILL3M_TR (3-month T-bill total return
 index, a signal only, never traded).

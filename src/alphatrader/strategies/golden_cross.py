@@ -31,7 +31,7 @@ class GoldenCross(Strategy):
         confidence = (0.5 + np.clip(gap / 0.02, 0.0, 1.0) * 0.5).fillna(0.5)
         f, s = fast.to_numpy(), slow.to_numpy()
         return make_signals(
-            bars.index,
+            pd.DatetimeIndex(bars.index),
             close,
             up,
             down,

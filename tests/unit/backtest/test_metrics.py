@@ -8,7 +8,7 @@ import math
 from datetime import date
 from decimal import Decimal
 
-import empyrical as ep
+import empyrical as ep  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,12 +30,14 @@ START = 10_000.0
 
 
 def close(store: MarketDataStore, symbol: str) -> pd.Series:
-    return load_series(store, symbol).bars["close"]
+    series: pd.Series = load_series(store, symbol).bars["close"]
+    return series
 
 
 def buy_and_hold(store: MarketDataStore, symbol: str) -> pd.Series:
     c = close(store, symbol)
-    return START * c / c.iloc[0]
+    equity: pd.Series = START * c / c.iloc[0]
+    return equity
 
 
 def cash_then_invested(store: MarketDataStore) -> pd.Series:

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from alphatrader.backtest import tearsheet
 from alphatrader.backtest.metrics import compute_metrics
 from alphatrader.backtest.tearsheet import CHART_IDS, render_tearsheet, write_tearsheet
 from alphatrader.data.market import load_series
@@ -151,7 +150,7 @@ def test_write_tearsheet_atomic(tmp_path: Path, html: str, monkeypatch: pytest.M
     def boom(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(tearsheet.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         write_tearsheet(target, "<html>new</html>")
     assert target.read_text(encoding="utf-8") == html

@@ -42,18 +42,7 @@ class SimMarket:
     def __init__(self, universe: Mapping[str, Series]) -> None:
         self.bars: dict[str, SymbolBars] = {}
         for symbol, series in universe.items():
-            frame = series.bars
-            close = frame["close"].to_numpy(dtype="float64")
-            close_only = series.instrument.close_only
-            pick = (lambda c: close) if close_only else (lambda c: frame[c].to_numpy("float64"))
-            self.bars[symbol] = SymbolBars(
-                dates=frame.index.asi8,
-                open=pick("open"),
-                high=pick("high"),
-                low=pick("low"),
-                close=close,
-                close_only=close_only,
-            )
+            self.bars[symbol] = _arrays(series)
 
     def next_index(self, symbol: str, after_ns: int) -> int | None:
         """Index of the first bar strictly after `after_ns`, or None past the end."""
@@ -63,6 +52,23 @@ class SimMarket:
 
     def index_of(self, symbol: str, date_ns: int) -> int:
         return int(np.searchsorted(self.bars[symbol].dates, date_ns, side="left"))
+
+
+def _arrays(series: Series) -> SymbolBars:
+    frame = series.bars
+    close = frame["close"].to_numpy(dtype="float64")
+    if series.instrument.close_only:  # no open/high/low: every price is the close
+        return SymbolBars(
+            pd.DatetimeIndex(frame.index).as_unit("ns").asi8, close, close, close, close, True
+        )
+    return SymbolBars(
+        dates=pd.DatetimeIndex(frame.index).as_unit("ns").asi8,
+        open=frame["open"].to_numpy(dtype="float64"),
+        high=frame["high"].to_numpy(dtype="float64"),
+        low=frame["low"].to_numpy(dtype="float64"),
+        close=close,
+        close_only=False,
+    )
 
 
 @dataclass(slots=True)
