@@ -19,27 +19,46 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, seeded_store_root: Path) 
     return root
 
 
-def alphatrader(
-    args: list[str], data_dir: Path, cwd: Path
-) -> subprocess.CompletedProcess[str]:
+def alphatrader(args: list[str], data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ALPHATRADER_DATA_DIR": str(data_dir), "COLUMNS": "120"}
     return subprocess.run(
         [sys.executable, "-m", "alphatrader", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
     )
 
 
 def test_json_result_has_the_documented_shape(data_dir: Path, tmp_path: Path) -> None:
     out = alphatrader(
-        ["backtest", "--strategy", "golden_cross", "--symbols", "SPY,XLK", "--json", "r.json",
-         "--report", "r.html"],
-        data_dir, tmp_path,
+        [
+            "backtest",
+            "--strategy",
+            "golden_cross",
+            "--symbols",
+            "SPY,XLK",
+            "--json",
+            "r.json",
+            "--report",
+            "r.html",
+        ],
+        data_dir,
+        tmp_path,
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
     assert set(doc) == {
-        "strategies", "symbols", "start", "end", "initial_cash", "final_equity", "metrics",
-        "trades", "equity",
+        "strategies",
+        "symbols",
+        "start",
+        "end",
+        "initial_cash",
+        "final_equity",
+        "metrics",
+        "trades",
+        "equity",
     }
     assert doc["strategies"] == ["golden_cross"]
     assert doc["symbols"] == ["SPY", "XLK"]
@@ -48,7 +67,13 @@ def test_json_result_has_the_documented_shape(data_dir: Path, tmp_path: Path) ->
     assert doc["trades"], "golden cross trades SPY and XLK over 2008-2016"
     for trade in doc["trades"]:
         assert set(trade) == {
-            "symbol", "strategy", "entry_date", "entry_price", "exit_date", "exit_price", "qty",
+            "symbol",
+            "strategy",
+            "entry_date",
+            "entry_price",
+            "exit_date",
+            "exit_price",
+            "qty",
             "pnl",
         }
     assert doc["equity"][0] == ["2008-01-02", 1000.0]
@@ -61,9 +86,19 @@ def test_json_result_has_the_documented_shape(data_dir: Path, tmp_path: Path) ->
 
 def test_summary_table_is_printed(data_dir: Path, tmp_path: Path) -> None:
     out = alphatrader(
-        ["backtest", "--strategy", "mean_reversion", "--symbols", "KO", "--start", "2010-01-01",
-         "--end", "2012-12-31"],
-        data_dir, tmp_path,
+        [
+            "backtest",
+            "--strategy",
+            "mean_reversion",
+            "--symbols",
+            "KO",
+            "--start",
+            "2010-01-01",
+            "--end",
+            "2012-12-31",
+        ],
+        data_dir,
+        tmp_path,
     )
     assert out.returncode == 0, out.stderr
     assert "mean_reversion" in out.stdout and "Final equity" in out.stdout
@@ -103,8 +138,9 @@ def test_bad_input_is_one_clear_line(
 def test_malformed_csv_is_refused_with_line_numbers(data_dir: Path, tmp_path: Path) -> None:
     csv = tmp_path / "mine.csv"
     csv.write_text("Date,Close\n2020-01-02,10\n2020-01-03,-1\nnot-a-date,11\n")
-    out = alphatrader(["backtest", "--strategy", "golden_cross", "--data-csv", str(csv)],
-                      data_dir, tmp_path)
+    out = alphatrader(
+        ["backtest", "--strategy", "golden_cross", "--data-csv", str(csv)], data_dir, tmp_path
+    )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "line 3" in out.stderr and "line 4" in out.stderr
@@ -118,7 +154,8 @@ def test_backtest_on_own_csv(data_dir: Path, tmp_path: Path, store: object) -> N
     bars.rename(columns=str.title).to_csv(csv, index_label="Date")
     out = alphatrader(
         ["backtest", "--strategy", "ema_crossover", "--data-csv", str(csv), "--json", "o.json"],
-        data_dir, tmp_path,
+        data_dir,
+        tmp_path,
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads((tmp_path / "o.json").read_text())

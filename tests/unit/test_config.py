@@ -16,15 +16,26 @@ from alphatrader.errors import ConfigError
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in ("PORTFOLIO_SIZE", "MAX_POSITION_SIZE", "MIN_POSITION_SIZE", "MIN_CASH_BUFFER",
-                 "MAX_POSITIONS", "DATABASE_URL", "PRODUCTION_MODE", "PAPER_TRADING_MODE"):
+    for name in (
+        "PORTFOLIO_SIZE",
+        "MAX_POSITION_SIZE",
+        "MIN_POSITION_SIZE",
+        "MIN_CASH_BUFFER",
+        "MAX_POSITIONS",
+        "DATABASE_URL",
+        "PRODUCTION_MODE",
+        "PAPER_TRADING_MODE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
 def test_defaults_are_the_seed_values() -> None:
     s = load_settings()
     assert (s.portfolio_size, s.max_position_size, s.min_position_size, s.min_cash_buffer) == (
-        Decimal(1000), Decimal(300), Decimal(50), Decimal(100)
+        Decimal(1000),
+        Decimal(300),
+        Decimal(50),
+        Decimal(100),
     )
     assert s.max_positions == 4
     assert (s.max_drawdown_pct, s.max_daily_loss_pct) == (15.0, 10.0)
@@ -73,7 +84,11 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     env = {"DATABASE_URL": secret, "PATH": "", "HOME": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-m", "alphatrader", "config", "show"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
     )
     assert "canary-s3cret" not in out.stdout + out.stderr
     assert "DATABASE_URL" in out.stdout and "********" in out.stdout
@@ -84,7 +99,10 @@ def test_bad_config_is_one_line_and_exit_78(tmp_path: Path) -> None:
     env = {"MIN_POSITION_SIZE": "900", "PATH": "", "HOME": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-m", "alphatrader", "config", "show"],
-        capture_output=True, text=True, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert out.returncode == 78
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: invalid configuration")

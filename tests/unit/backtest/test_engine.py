@@ -67,8 +67,10 @@ def test_safety_sizing_scales_with_confidence_and_keeps_buffer(store: MarketData
     result = run(
         store,
         ["SPY", "DIA", "XLK", "XLF", "XLE"],
-        {s: [("2012-06-01", "entry", c, NAN, NAN)] for s, c in
-         [("SPY", 1.0), ("DIA", 0.9), ("XLK", 0.8), ("XLF", 0.7), ("XLE", 0.6)]},
+        {
+            s: [("2012-06-01", "entry", c, NAN, NAN)]
+            for s, c in [("SPY", 1.0), ("DIA", 0.9), ("XLK", 0.8), ("XLF", 0.7), ("XLE", 0.6)]
+        },
         sizing="safety",
         cash=Decimal(1000),
     )
@@ -126,10 +128,12 @@ def test_exit_signal_cancels_resting_stop(store: MarketDataStore) -> None:
     result = run(
         store,
         ["GOOG"],
-        {"GOOG": [
-            ("2010-03-01", "entry", 1.0, open_ * 0.5, NAN),
-            ("2010-03-10", "exit", 1.0, NAN, NAN),
-        ]},
+        {
+            "GOOG": [
+                ("2010-03-01", "entry", 1.0, open_ * 0.5, NAN),
+                ("2010-03-10", "exit", 1.0, NAN, NAN),
+            ]
+        },
     )
     (trade,) = result.trades
     assert trade.exit_date is not None and trade.exit_date.isoformat() == "2010-03-11"
@@ -140,15 +144,17 @@ def test_commission_and_slippage_reduce_pnl_exactly(store: MarketDataStore) -> N
     script = {"GOOG": [("2010-03-01", "entry", 1.0, NAN, NAN), ("2010-06-01", "exit", 1, NAN, NAN)]}
     free = run(store, ["GOOG"], script).trades[0]
     costly = run(
-        store, ["GOOG"], script,
-        commission=Commission(rate=Decimal("0.001")), slippage=Slippage(Decimal(10)),
+        store,
+        ["GOOG"],
+        script,
+        commission=Commission(rate=Decimal("0.001")),
+        slippage=Slippage(Decimal(10)),
     ).trades[0]
     assert costly.entry_price == (free.entry_price * Decimal("1.001")).quantize(Decimal("1e-6"))
     assert costly.exit_price == (free.exit_price * Decimal("0.999")).quantize(Decimal("1e-6"))
-    expected_fees = (
-        (costly.entry_price * costly.qty * Decimal("0.001")).quantize(Decimal("0.01"))
-        + (costly.exit_price * costly.qty * Decimal("0.001")).quantize(Decimal("0.01"))
-    )
+    expected_fees = (costly.entry_price * costly.qty * Decimal("0.001")).quantize(
+        Decimal("0.01")
+    ) + (costly.exit_price * costly.qty * Decimal("0.001")).quantize(Decimal("0.01"))
     assert costly.commission == expected_fees
     assert costly.pnl == (costly.exit_price - costly.entry_price) * costly.qty - expected_fees
 

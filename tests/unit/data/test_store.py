@@ -110,7 +110,13 @@ def test_unknown_symbol_suggests_close_names(store: MarketDataStore) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("aapl", "AAPL"), (" msft ", "MSFT"), ("^GSPC", "^GSPC"), ("BRK.B", "BRK.B"), ("SPY_TR", "SPY_TR")],
+    [
+        ("aapl", "AAPL"),
+        (" msft ", "MSFT"),
+        ("^GSPC", "^GSPC"),
+        ("BRK.B", "BRK.B"),
+        ("SPY_TR", "SPY_TR"),
+    ],
 )
 def test_valid_symbols_are_normalized(raw: str, expected: str) -> None:
     assert validate_symbol(raw) == expected
@@ -118,7 +124,20 @@ def test_valid_symbols_are_normalized(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["../../etc/passwd", "..", "A/B", "A\\B", "", " ", "-AAPL", ".hidden", "A" * 21, "A B", "^", "AA\x00PL"],
+    [
+        "../../etc/passwd",
+        "..",
+        "A/B",
+        "A\\B",
+        "",
+        " ",
+        "-AAPL",
+        ".hidden",
+        "A" * 21,
+        "A B",
+        "^",
+        "AA\x00PL",
+    ],
 )
 def test_invalid_symbols_are_rejected(raw: str) -> None:
     with pytest.raises(InputError, match="invalid symbol"):
