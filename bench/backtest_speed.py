@@ -114,8 +114,8 @@ def _backtrader_single(bars: pd.DataFrame) -> tuple[Callable[[], Any], int] | No
 
 def _backtesting_py_single(bars: pd.DataFrame) -> tuple[Callable[[], Any], int] | None:
     try:
-        from backtesting import Backtest, Strategy
-        from backtesting.lib import crossover
+        from backtesting import Backtest, Strategy  # type: ignore[import-untyped]
+        from backtesting.lib import crossover  # type: ignore[import-untyped]
     except ImportError:
         return None
 

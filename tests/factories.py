@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 import pandas as pd
+from pydantic import Field
 
 from alphatrader.backtest.engine import BacktestConfig, BacktestEngine, BacktestResult
 from alphatrader.data.market import Series, load_series
@@ -23,7 +24,7 @@ class Scripted(Strategy):
     """Emits exactly the signals it is given: {symbol: [(date, action, confidence, stop, tp)]}."""
 
     name: ClassVar[str] = "scripted"
-    script: dict[str, list[tuple[str, str, float, float, float]]] = {}
+    script: dict[str, list[tuple[str, str, float, float, float]]] = Field(default_factory=dict)
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:  # pragma: no cover - unused
         raise NotImplementedError

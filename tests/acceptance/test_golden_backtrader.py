@@ -167,7 +167,8 @@ def run_backtrader(series: Series, cash: float = CASH) -> OracleRun:
             assert pending is None, "two entries without an exit"
             pending = fill
             continue
-        assert pending is not None and fill.size == pending.size, "exit without a whole entry"
+        assert pending is not None, "exit without an entry"
+        assert fill.size == pending.size, "exit of a different size than the entry"
         trades.append(
             OracleTrade(
                 pending.day, pending.price, pending.size, fill.day, fill.price, next(closed_pnl)

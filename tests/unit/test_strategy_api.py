@@ -25,8 +25,14 @@ class BadConfidence(Strategy):
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(
-            {"action": ["entry"], "confidence": [1.5], "reason": ["x"], "price": [1.0],
-             "stop_loss": [None], "take_profit": [None]},
+            {
+                "action": ["entry"],
+                "confidence": [1.5],
+                "reason": ["x"],
+                "price": [1.0],
+                "stop_loss": [None],
+                "take_profit": [None],
+            },
             index=bars.index[:1],
         )
 

@@ -7,6 +7,7 @@ import typer
 from alphatrader.cli import backtest as backtest_cmd
 from alphatrader.cli import config as config_cmd
 from alphatrader.cli import data as data_cmd
+from alphatrader.cli import strategies as strategies_cmd
 
 app = typer.Typer(
     name="alphatrader",
@@ -18,3 +19,4 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")
 app.command("backtest")(backtest_cmd.backtest)
+app.command("strategies")(strategies_cmd.strategies)

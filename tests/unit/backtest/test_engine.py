@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from tests.factories import run
 
 from alphatrader.data.market import load_series
 from alphatrader.data.store import MarketDataStore
 from alphatrader.domain.orders import OrderStatus
 from alphatrader.execution.costs import Commission, Slippage
-from tests.factories import run
 
 NAN = math.nan
 
@@ -167,8 +167,7 @@ def test_entry_pending_at_end_expires_and_is_not_a_trade(store: MarketDataStore)
 
 
 def test_orders_move_only_along_the_state_table(store: MarketDataStore) -> None:
-    from alphatrader.domain.orders import InvalidTransition, OrderRequest, Side
-    from alphatrader.domain.orders import Order
+    from alphatrader.domain.orders import InvalidTransition, Order, OrderRequest, Side
 
     request = OrderRequest("SPY", Side.BUY, "s", "r", qty=Decimal(1))
     order = Order("id", request, created_at=pd.Timestamp("2020-01-02", tz="UTC").to_pydatetime())

@@ -39,8 +39,17 @@ def buy(qty: str = "3") -> OrderRequest:
 
 
 def fill(cid: str, exec_id: str, qty: str, price: str = "130.5") -> Fill:
-    return Fill(exec_id, cid, "SPY", Side.BUY, Decimal(qty), Decimal(price), Decimal(0),
-                date(2012, 6, 4), NOW)
+    return Fill(
+        exec_id,
+        cid,
+        "SPY",
+        Side.BUY,
+        Decimal(qty),
+        Decimal(price),
+        Decimal(0),
+        date(2012, 6, 4),
+        NOW,
+    )
 
 
 def test_resubmitting_the_same_intent_sends_nothing_new() -> None:
@@ -72,8 +81,11 @@ def test_partial_fills_accumulate_exactly() -> None:
     assert booked.filled_qty == Decimal(3)
     assert booked.avg_fill_price == (Decimal("130.10") + 2 * Decimal("130.25")) / 3
     assert [s for s, _ in booked.history] == [
-        OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED,
-        OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
+        OrderStatus.NEW,
+        OrderStatus.SUBMITTED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.FILLED,
     ]
 
 
@@ -88,7 +100,8 @@ def test_cancel_after_fill_is_a_no_op() -> None:
 def test_selling_more_than_held_is_refused() -> None:
     ledger = Ledger(cash=Decimal(1000))
     ledger.apply(fill("a", "x1", "2"), "s")
-    oversell = Fill("x2", "b", "SPY", Side.SELL, Decimal(3), Decimal(131), Decimal(0),
-                    date(2012, 6, 5), NOW)
+    oversell = Fill(
+        "x2", "b", "SPY", Side.SELL, Decimal(3), Decimal(131), Decimal(0), date(2012, 6, 5), NOW
+    )
     with pytest.raises(ValueError, match="exceeds"):
         ledger.apply(oversell, "s")

@@ -50,7 +50,9 @@ def test_exits_are_approved_only_for_held_symbols() -> None:
     cash=st.decimals(min_value=0, max_value=5000, places=2),
     confidences=st.lists(st.floats(min_value=0, max_value=1), min_size=0, max_size=12),
 )
-def test_sized_and_gated_plan_never_breaches_limits(cash: Decimal, confidences: list[float]) -> None:
+def test_sized_and_gated_plan_never_breaches_limits(
+    cash: Decimal, confidences: list[float]
+) -> None:
     sizer = SafetySizer(LIMITS)
     symbols = [f"S{i}" for i in range(len(confidences))]
     gate = RiskGate(LIMITS, tradable=frozenset(symbols))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from signal_checks import (
@@ -60,9 +61,20 @@ def test_each_switch_is_one_exit_and_one_entry(universe: dict[str, Series]) -> N
         held = entries["symbol"].iloc[0]
 
 
+def with_cash_yield(universe: dict[str, Series], yearly: float) -> dict[str, Series]:
+    """The same universe with T-bills compounding an extra `yearly` return (a high-rate world)."""
+    cash = universe["TBILL3M_TR"]
+    growth = (1 + yearly) ** (np.arange(len(cash.bars)) / 252)
+    bars = cash.bars.assign(close=cash.bars["close"] * growth)
+    return {**universe, "TBILL3M_TR": Series(cash.instrument, bars)}
+
+
+@pytest.mark.parametrize("extra_cash_yield", [0.0, 0.08])
 def test_decisions_fall_on_month_ends_and_follow_the_rule(
-    universe: dict[str, Series], closes: pd.DataFrame
+    universe: dict[str, Series], extra_cash_yield: float
 ) -> None:
+    universe = with_cash_yield(universe, extra_cash_yield)
+    closes = pd.DataFrame({s: u.bars["close"] for s, u in universe.items()}).dropna()
     signals = combined(DualMomentum().generate(universe))
     # Month ends from the data itself: the last date of each month, without the last month
     # (the data stops on 2016-07-01, which is not a month end).
@@ -70,8 +82,10 @@ def test_decisions_fall_on_month_ends_and_follow_the_rule(
     assert set(signals.index) <= set(month_ends)
     decided = [d for d in month_ends if closes.index.get_loc(d) >= 252]
     assert len(decided) > 80
-    for day in decided:
-        assert holding_after(signals, day) == expected_choice(closes, str(day.date())), day
+    held = [holding_after(signals, day) for day in decided]
+    assert held == [expected_choice(closes, str(day.date())) for day in decided]
+    # With an 8% cash hurdle, stocks must clear it: bonds are held far more often.
+    assert held.count("BND") > (40 if extra_cash_yield else 0)
 
 
 def test_one_month_by_hand(universe: dict[str, Series], closes: pd.DataFrame) -> None:
