@@ -156,9 +156,13 @@ def _backtesting_py_single(bars: pd.DataFrame) -> tuple[Callable[[], Any], int] 
 
 
 def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="alphatrader-bench-") as tmp:
+        os.environ["ALPHATRADER_DATA_DIR"] = str(Path(tmp) / "data")
+        sys.stdout.write(json.dumps(measure()) + "\n")
+
+
+def measure() -> dict[str, Any]:
     wall0 = time.perf_counter()
-    tmp = tempfile.mkdtemp(prefix="alphatrader-bench-")
-    os.environ["ALPHATRADER_DATA_DIR"] = str(Path(tmp) / "data")
 
     from alphatrader.backtest.runner import BacktestRequest, run_backtest
     from alphatrader.config import load_settings
@@ -242,7 +246,7 @@ def main() -> None:
 
     out["python"] = platform.python_version()
     out["total_seconds"] = round(time.perf_counter() - wall0, 1)
-    sys.stdout.write(json.dumps(out) + "\n")
+    return out
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class DualMomentum(Strategy):
         winner = np.where(ret[US] >= ret[INTL], US, INTL)
         best = ret[[US, INTL]].max(axis=1)
         worst = ret[[US, INTL]].min(axis=1)
-        stocks = best > 0
+        stocks = best > ret[CASH]
         choice = pd.Series(np.where(stocks, winner, BONDS), index=ret.index)
         margin = np.where(stocks, best - np.maximum(worst, ret[CASH]), ret[CASH] - best)
         confidence = pd.Series(0.5 + 0.5 * np.clip(margin / FULL_MARGIN, 0.0, 1.0), ret.index)

@@ -84,8 +84,9 @@ def test_decisions_fall_on_month_ends_and_follow_the_rule(
     assert len(decided) > 80
     held = [holding_after(signals, day) for day in decided]
     assert held == [expected_choice(closes, str(day.date())) for day in decided]
-    # With an 8% cash hurdle, stocks must clear it: bonds are held far more often.
-    assert held.count("BND") > (40 if extra_cash_yield else 0)
+    # Bonds are held 20 of 90 months at real T-bill rates; an 8% cash hurdle is harder for
+    # stocks to clear, so the absolute-momentum test must send far more months to bonds.
+    assert held.count("BND") > (30 if extra_cash_yield else 10)
 
 
 def test_one_month_by_hand(universe: dict[str, Series], closes: pd.DataFrame) -> None:
