@@ -63,7 +63,7 @@ def parse_csv(path: Path) -> tuple[frozenset[str], pd.DataFrame]:
 
     Raises `DataValidationError` listing every problem found, with 1-based line numbers."""
     path = Path(path)
-    rows, problems = _rows(path, _decode(path))
+    rows, problems = _rows(_decode(path))
     if not problems and not rows:
         problems = [f"line 1: the file is empty; expected a header {EXPECTED_HEADER}"]
     if problems:
@@ -88,7 +88,7 @@ def parse_csv(path: Path) -> tuple[frozenset[str], pd.DataFrame]:
 
 def ignored_columns(path: Path) -> list[str]:
     """Header names in the file that are accepted but not stored (`Adj Close`)."""
-    rows, problems = _rows(Path(path), _decode(Path(path)))
+    rows, problems = _rows(_decode(Path(path)))
     if problems or not rows:
         return []
     return [cell.strip() for cell in rows[0][1] if _normalize(cell) in IGNORED_COLUMNS]
@@ -134,7 +134,7 @@ def _decode(path: Path) -> str:
         raise DataValidationError(str(path), [problem]) from None
 
 
-def _rows(path: Path, text: str) -> tuple[list[tuple[int, list[str]]], list[str]]:
+def _rows(text: str) -> tuple[list[tuple[int, list[str]]], list[str]]:
     """Non-blank rows with the line they end on; a CSV syntax error stops the reading."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, list[str]]] = []

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from tests.factories import run
 
 from alphatrader.data.market import load_series
 from alphatrader.data.store import MarketDataStore
 from alphatrader.domain.orders import OrderStatus
 from alphatrader.execution.costs import Commission, Slippage
+from tests.factories import run
 
 NAN = math.nan
 

@@ -190,9 +190,9 @@ def test_duplicate_dates() -> None:
 
 def test_bad_values_per_column() -> None:
     bars = synthetic_bars()  # SYNTHETIC
-    bars.iloc[3, bars.columns.get_loc("close")] = np.nan
-    bars.iloc[[4, 6], bars.columns.get_loc("low")] = -1.0
-    bars.iloc[7, bars.columns.get_loc("volume")] = -10.0
+    bars.loc[bars.index[3], "close"] = np.nan
+    bars.loc[bars.index[[4, 6]], "low"] = -1.0
+    bars.loc[bars.index[7], "volume"] = -10.0
     bad = {
         f.detail.split(":")[0]: f.dates
         for f in check_series(SYNTHETIC, bars)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from alphatrader.data import store as store_module
 from alphatrader.data.store import MarketDataStore, validate_symbol
 from alphatrader.domain.instrument import Instrument
 from alphatrader.errors import InputError, UnknownNameError
@@ -62,7 +62,7 @@ def test_failed_write_leaves_the_old_file_and_no_temp_files(
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_module.pq, "write_table", disk_full)
+    monkeypatch.setattr(pq, "write_table", disk_full)  # the store writes through it
     with pytest.raises(OSError, match="No space"):
         fresh_store.upsert(inst, _closes("2021-01-06", [99.0]))
     assert (folder / "TEST.parquet").read_bytes() == before

@@ -3,17 +3,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from signal_checks import (
-    assert_alternates,
-    assert_no_lookahead,
-    assert_well_formed,
-    combined,
-)
 
 from alphatrader.data.market import Series, load_series
 from alphatrader.data.store import MarketDataStore
 from alphatrader.errors import InputError
 from alphatrader.strategies.dual_momentum import DualMomentum
+from tests.unit.strategies.signal_checks import (
+    assert_alternates,
+    assert_no_lookahead,
+    assert_well_formed,
+    combined,
+)
 
 TRADED = ("SPY", "EFA", "BND")
 

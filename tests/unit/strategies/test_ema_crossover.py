@@ -3,19 +3,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from signal_checks import (
-    assert_alternates,
-    assert_no_lookahead,
-    assert_well_formed,
-    cut_dates,
-    events,
-)
 
 from alphatrader.data.market import load_series
 from alphatrader.data.store import MarketDataStore
 from alphatrader.errors import InputError
 from alphatrader.indicators import ema
 from alphatrader.strategies.ema_crossover import EmaCrossover
+from tests.unit.strategies.signal_checks import (
+    assert_alternates,
+    assert_no_lookahead,
+    assert_well_formed,
+    cut_dates,
+    events,
+)
 
 OHLCV = frozenset({"close", "volume"})
 

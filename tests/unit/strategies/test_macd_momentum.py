@@ -3,19 +3,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from signal_checks import (
-    assert_alternates,
-    assert_no_lookahead,
-    assert_well_formed,
-    cut_dates,
-    events,
-)
 
 from alphatrader.data.market import load_series
 from alphatrader.data.store import MarketDataStore
 from alphatrader.errors import InputError
 from alphatrader.indicators import macd
 from alphatrader.strategies.macd_momentum import MacdMomentum
+from tests.unit.strategies.signal_checks import (
+    assert_alternates,
+    assert_no_lookahead,
+    assert_well_formed,
+    cut_dates,
+    events,
+)
 
 
 def reference_events(close: pd.Series, trend_period: int = 200) -> list[tuple[pd.Timestamp, str]]:

@@ -3,13 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from signal_checks import (
-    assert_alternates,
-    assert_no_lookahead,
-    assert_well_formed,
-    cut_dates,
-    events,
-)
 
 from alphatrader.data.market import load_series
 from alphatrader.data.store import MarketDataStore
@@ -17,6 +10,13 @@ from alphatrader.errors import InputError
 from alphatrader.indicators import rsi
 from alphatrader.strategies import build
 from alphatrader.strategies.mean_reversion import MeanReversion
+from tests.unit.strategies.signal_checks import (
+    assert_alternates,
+    assert_no_lookahead,
+    assert_well_formed,
+    cut_dates,
+    events,
+)
 
 
 def reference_events(close: pd.Series, oversold: float = 30.0) -> list[tuple[pd.Timestamp, str]]:

@@ -2,17 +2,17 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from signal_checks import (
-    assert_alternates,
-    assert_no_lookahead,
-    assert_well_formed,
-    combined,
-)
 
 from alphatrader.data.market import Series, load_series
 from alphatrader.data.store import MarketDataStore
 from alphatrader.errors import InputError
 from alphatrader.strategies.sector_rotation import SectorRotation
+from tests.unit.strategies.signal_checks import (
+    assert_alternates,
+    assert_no_lookahead,
+    assert_well_formed,
+    combined,
+)
 
 SECTORS = ["XLB", "XLE", "XLF", "XLK", "XLU"]
 
