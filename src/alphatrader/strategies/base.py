@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from alphatrader.data.market import Series
 from alphatrader.errors import InputError, StrategyError
@@ -42,6 +42,14 @@ class Strategy(BaseModel):
     # Bars of history needed before the first signal can appear.
     warmup: ClassVar[Callable[[Any], int] | None] = None
 
+    @model_validator(mode="after")
+    def _slow_longer_than_fast(self) -> Strategy:
+        """Any strategy with `fast` and `slow` periods needs slow > fast."""
+        fast, slow = getattr(self, "fast", None), getattr(self, "slow", None)
+        if isinstance(fast, int) and isinstance(slow, int) and slow <= fast:
+            raise ValueError(f"slow ({slow}) must be longer than fast ({fast})")
+        return self
+
     @classmethod
     def with_params(cls, **params: Any) -> Strategy:
         """Build from user-given parameters (strings allowed); unknown names get a "did you
@@ -60,9 +68,9 @@ class Strategy(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(x) for x in err["loc"])
-            raise InputError(
-                f"strategy {cls.name!r} parameter {field}={err.get('input')!r}: {err['msg']}"
-            ) from None
+            where = f"parameter {field}={err.get('input')!r}" if field else "parameters"
+            message = err["msg"].removeprefix("Value error, ")
+            raise InputError(f"strategy {cls.name!r} {where}: {message}") from None
 
     def describe(self) -> str:
         params = ", ".join(f"{k}={v}" for k, v in self.model_dump().items())

@@ -13,11 +13,9 @@ a close-only series is refused because `requires` names volume.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from alphatrader.indicators import crossings, ema, sma
 from alphatrader.strategies.base import Strategy, make_signals
@@ -33,14 +31,6 @@ class EmaCrossover(Strategy):
     slow: int = Field(21, ge=3)
     volume_period: int = Field(20, ge=2)
     volume_factor: float = Field(1.0, gt=0)
-
-    @field_validator("slow")
-    @classmethod
-    def _slow_above_fast(cls, slow: int, info: ValidationInfo) -> int:
-        fast: Any = info.data.get("fast")
-        if fast is not None and slow <= fast:
-            raise ValueError(f"slow must be longer than fast ({fast})")
-        return slow
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         close, volume = bars["close"], bars["volume"]

@@ -12,11 +12,9 @@ Instruments: any symbol with a close (close-only series included).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from alphatrader.indicators import crossings, macd, sma
 from alphatrader.strategies.base import Strategy, make_signals
@@ -31,14 +29,6 @@ class MacdMomentum(Strategy):
     slow: int = Field(26, ge=3)
     signal: int = Field(9, ge=1)
     trend_period: int = Field(200, ge=2)
-
-    @field_validator("slow")
-    @classmethod
-    def _slow_above_fast(cls, slow: int, info: ValidationInfo) -> int:
-        fast: Any = info.data.get("fast")
-        if fast is not None and slow <= fast:
-            raise ValueError(f"slow must be longer than fast ({fast})")
-        return slow
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         close = bars["close"]
