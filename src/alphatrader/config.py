@@ -59,6 +59,49 @@ class Settings(BaseSettings):
     auto_trade: bool = Field(False, alias="AUTO_TRADE")
     log_level: LogLevel = Field("INFO", alias="LOG_LEVEL")
 
+    # Daily-job safety and planning
+    min_trade_size: Decimal = Field(Decimal("50"), ge=0, alias="MIN_TRADE_SIZE")
+    fractional_shares: bool = Field(False, alias="FRACTIONAL_SHARES")
+    swap_score_margin: float = Field(10.0, ge=0, alias="SWAP_SCORE_MARGIN")
+    correlation_warning: float = Field(0.8, gt=0, le=1, alias="CORRELATION_WARNING")
+    replay_sessions: int = Field(60, ge=0, alias="REPLAY_SESSIONS")
+
+    # Circuit breaker on extreme market moves
+    circuit_breaker_symbol: str = Field("SPY", alias="CIRCUIT_BREAKER_SYMBOL")
+    circuit_breaker_move_pct: float = Field(7.0, gt=0, alias="CIRCUIT_BREAKER_MOVE_PCT")
+    circuit_breaker_vol_pct: float = Field(60.0, gt=0, alias="CIRCUIT_BREAKER_VOL_PCT")
+
+    # Market data providers, tried in order
+    data_providers: str = Field("bundled", alias="DATA_PROVIDERS")
+    csv_drop_dir: Path = Field(Path("var/drop"), alias="CSV_DROP_DIR")
+    alpaca_api_key: SecretStr | None = Field(None, alias="ALPACA_API_KEY")
+    alpaca_secret_key: SecretStr | None = Field(None, alias="ALPACA_SECRET_KEY")
+    alpaca_paper: bool = Field(True, alias="ALPACA_PAPER")
+    alpaca_data_url: str | None = Field(None, alias="ALPACA_DATA_URL")
+    alphavantage_api_key: SecretStr | None = Field(None, alias="ALPHAVANTAGE_API_KEY")
+    alphavantage_url: str = Field("https://www.alphavantage.co", alias="ALPHAVANTAGE_URL")
+    alphavantage_calls_per_minute: int = Field(5, ge=1, alias="ALPHAVANTAGE_CALLS_PER_MINUTE")
+
+    # Email (SMTP); without a server the message is written to var/outbox as .eml
+    email_smtp_server: str | None = Field(None, alias="EMAIL_SMTP_SERVER")
+    email_smtp_port: int = Field(587, ge=1, le=65535, alias="EMAIL_SMTP_PORT")
+    email_smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", alias="EMAIL_SMTP_SECURITY"
+    )
+    email_username: str | None = Field(None, alias="EMAIL_USERNAME")
+    email_password: SecretStr | None = Field(None, alias="EMAIL_PASSWORD")
+    email_from: str | None = Field(None, alias="EMAIL_FROM")
+    email_to: str | None = Field(None, alias="EMAIL_TO")
+    email_subject: str = Field("AlgoTrading Daily Signals - {date}", alias="EMAIL_SUBJECT")
+    email_ca_file: Path | None = Field(None, alias="EMAIL_CA_FILE")
+    alert_channels: str = Field("log,email", alias="ALERT_CHANNELS")
+
+    # Schedule
+    daily_execution_time: str = Field("16:30", alias="DAILY_EXECUTION_TIME")
+    environment: Literal["development", "production", "test"] = Field(
+        "development", alias="ENVIRONMENT"
+    )
+
     # Where things live
     data_dir: Path = Field(Path("var/data"), alias="ALPHATRADER_DATA_DIR")
     database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
@@ -87,6 +130,17 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def var_dir(self) -> Path:
+        """Reports, outbox and logs live next to the data dir (`var/` by default)."""
+        return self.data_dir.parent
+
+    def provider_names(self) -> list[str]:
+        return [p.strip() for p in self.data_providers.split(",") if p.strip()]
+
+    def email_recipients(self) -> list[str]:
+        return [a.strip() for a in (self.email_to or "").split(",") if a.strip()]
 
     def masked(self) -> dict[str, str]:
         """Every effective setting by its environment name, secrets masked."""
