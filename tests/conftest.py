@@ -37,3 +37,6 @@ def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ALPHATRADER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return tmp_path / "data"
+
+
+from tests.databases import database, database_url, postgres_database_url  # noqa: E402,F401

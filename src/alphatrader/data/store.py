@@ -27,8 +27,13 @@ from alphatrader.errors import DataError, InputError, UnknownNameError
 
 SEED_MARKER = ".seeded-v1"
 USER = "user"
-# Which dataset answers a bare symbol: the user's own data first, then the bundled panel.
-RESOLUTION_ORDER = (USER, bundle.DAILY, bundle.DAILY_OHLCV)
+# Datasets that `alphatrader.data.providers.update_store` writes, one per provider.
+FETCHED = ("alpaca", "alphavantage", "csv")
+# Which dataset answers a bare symbol: the user's own import first; otherwise, of the datasets
+# that have the fields required, the one whose series ends latest (a fallback provider may be a
+# session ahead of the usual one, and fetched data is fresher than the bundle), ties broken in
+# this order.
+RESOLUTION_ORDER = (USER, *FETCHED, bundle.DAILY, bundle.DAILY_OHLCV)
 _SYMBOL = re.compile(r"^\^?[A-Z0-9][A-Z0-9._\-]{0,19}$")
 _META_KEY = b"alphatrader.instrument"
 
@@ -85,15 +90,22 @@ class MarketDataStore:
         if not candidates:
             known = {i.symbol for i in self.instruments()}
             raise UnknownNameError("symbol", symbol, known, hint="; see `alphatrader data list`")
-        for inst in candidates:
-            if needed <= inst.fields:
-                return inst
+        usable = [inst for inst in candidates if needed <= inst.fields]
+        if usable:
+            if usable[0].dataset == USER or len(usable) == 1:
+                return usable[0]
+            return max(usable, key=self._last_date)  # the first of equals: order breaks ties
         missing = ", ".join(sorted(needed - candidates[0].fields))
         raise InputError(
             f"{symbol} has no {missing} data (it is a close-only series in "
             f"{candidates[0].dataset}); choose a symbol with OHLCV bars "
             "(see `alphatrader data list`)"
         )
+
+    def _last_date(self, instrument: Instrument) -> pd.Timestamp:
+        table = pq.read_table(self._path(instrument.dataset, instrument.symbol), columns=["date"])
+        last = pd.Timestamp(table.column("date").to_pandas().max())
+        return last if pd.notna(last) else pd.Timestamp.min
 
     def _other_datasets(self) -> list[str]:
         return sorted(

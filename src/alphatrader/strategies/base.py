@@ -182,3 +182,16 @@ def empty_signals() -> pd.DataFrame:
         },
         index=pd.DatetimeIndex([], name="date"),
     )
+
+
+def with_signals(strategy: Strategy, frames: Mapping[str, pd.DataFrame]) -> Strategy:
+    """The same strategy (name, parameters, needs) answering from signals already computed,
+    so a second engine run over the same data does not compute them again."""
+    computed = dict(frames)
+
+    class Computed(type(strategy)):  # type: ignore[misc]
+        def generate(self, universe: Mapping[str, Series]) -> dict[str, pd.DataFrame]:
+            return {s: f for s, f in computed.items() if s in universe}
+
+    Computed.__name__ = f"Computed{type(strategy).__name__}"
+    return Computed(**strategy.model_dump())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
@@ -20,7 +20,7 @@ import pandas as pd
 
 from alphatrader.clock import Clock
 from alphatrader.data.market import Series
-from alphatrader.domain.orders import Fill, Order, OrderStatus, OrderType, Side
+from alphatrader.domain.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from alphatrader.execution.costs import Commission, Slippage, to_price
 
 _NO_DATE = np.iinfo(np.int64).max
@@ -163,49 +163,75 @@ class SimulatedBroker:
         req = order.request
         bars = self.market.bars[req.symbol]
         i = self.market.index_of(req.symbol, session_ns)
-        price = self._raw_price(order, bars, i)
-        price = self.slippage.apply(price, req.side)
-        qty = self._quantity(order, price)
-        if qty <= 0:
-            return None, f"${req.notional} buys no whole share at ${price}"
-        self._fill_seq += 1
-        return (
-            Fill(
-                execution_id=f"sim-{self._fill_seq}",
-                client_order_id=order.client_order_id,
-                symbol=req.symbol,
-                side=req.side,
-                qty=qty,
-                price=price,
-                commission=self.commission(qty, price),
-                session=pd.Timestamp(session_ns).date(),
-                at=at,
-            ),
-            "",
+        open_ = None if bars.close_only else float(bars.open[i])
+        fill = fill_order(
+            order,
+            open_,
+            float(bars.close[i]),
+            self.commission,
+            self.slippage,
+            pd.Timestamp(session_ns).date(),
+            at,
+            f"sim-{self._fill_seq + 1}",
         )
+        if isinstance(fill, str):
+            return None, fill
+        self._fill_seq += 1
+        return fill, ""
 
-    @staticmethod
-    def _raw_price(order: Order, bars: SymbolBars, i: int) -> Decimal:
-        req = order.request
-        if bars.close_only:
-            return to_price(bars.close[i])
-        open_ = to_price(bars.open[i])
-        if req.order_type is OrderType.STOP and req.stop_price is not None:
-            return min(open_, req.stop_price)
-        if req.order_type is OrderType.LIMIT and req.limit_price is not None:
-            return max(open_, req.limit_price)
-        return open_
 
-    def _quantity(self, order: Order, price: Decimal) -> Decimal:
-        req = order.request
-        if req.qty is not None:
-            return req.qty
-        assert req.notional is not None
-        rounding = Decimal("0.000000001") if req.fractional else Decimal(1)
-        qty = (req.notional / price).quantize(rounding, rounding=ROUND_FLOOR)
-        # Commission comes out of the same notional: step down until the order fits.
-        while qty > 0 and qty * price + self.commission(qty, price) > req.notional:
-            qty -= rounding
-        if req.side is Side.SELL:
-            raise ValueError("notional sells are not supported")
-        return qty
+def execution_price(request: OrderRequest, open_: float | None, close: float) -> Decimal:
+    """The price a bar gives an order, before slippage: the open (the close when the series
+    has no open); a stop fills at the stop or a worse open, a limit at the limit or a better
+    open."""
+    if open_ is None:
+        return to_price(close)
+    opening = to_price(open_)
+    if request.order_type is OrderType.STOP and request.stop_price is not None:
+        return min(opening, request.stop_price)
+    if request.order_type is OrderType.LIMIT and request.limit_price is not None:
+        return max(opening, request.limit_price)
+    return opening
+
+
+def fill_quantity(request: OrderRequest, price: Decimal, commission: Commission) -> Decimal:
+    """Shares for an order at `price`: its qty, or the most whole (or fractional) shares whose
+    cost plus commission fits its notional."""
+    if request.qty is not None:
+        return request.qty
+    if request.notional is None or request.side is Side.SELL:
+        raise ValueError("a notional order must be a buy")
+    step = Decimal("0.000000001") if request.fractional else Decimal(1)
+    qty = (request.notional / price).quantize(step, rounding=ROUND_FLOOR)
+    while qty > 0 and qty * price + commission(qty, price) > request.notional:
+        qty -= step
+    return qty
+
+
+def fill_order(
+    order: Order,
+    open_: float | None,
+    close: float,
+    commission: Commission,
+    slippage: Slippage,
+    session: date,
+    at: datetime,
+    execution_id: str,
+) -> Fill | str:
+    """Fill an order on one bar; returns the fill, or why it cannot fill."""
+    req = order.request
+    price = slippage.apply(execution_price(req, open_, close), req.side)
+    qty = fill_quantity(req, price, commission)
+    if qty <= 0:
+        return f"${req.notional} buys no whole share at ${price}"
+    return Fill(
+        execution_id=execution_id,
+        client_order_id=order.client_order_id,
+        symbol=req.symbol,
+        side=req.side,
+        qty=qty,
+        price=price,
+        commission=commission(qty, price),
+        session=session,
+        at=at,
+    )

@@ -1,0 +1,1 @@
+"""Jobs: the daily after-market run, its bookkeeping, and the scheduler."""

@@ -1,0 +1,1 @@
+"""Market data providers, the provider chain and the freshness check."""
