@@ -20,7 +20,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
-	$(BIN)/alphatrader backtest --universe default
+	$(BIN)/alphatrader daily --replay 60
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests bench scripts
@@ -37,6 +37,7 @@ test: lint typecheck pytest
 bench: $(STAMP_DEV)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/backtest_speed.py
+	$(BIN)/python bench/daily_run.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

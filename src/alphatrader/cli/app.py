@@ -8,6 +8,7 @@ from alphatrader.cli import backtest as backtest_cmd
 from alphatrader.cli import config as config_cmd
 from alphatrader.cli import daily as daily_cmd
 from alphatrader.cli import data as data_cmd
+from alphatrader.cli import ops as ops_cmd
 from alphatrader.cli import risk as risk_cmd
 from alphatrader.cli import strategies as strategies_cmd
 
@@ -22,5 +23,8 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(risk_cmd.app, name="risk")
 app.command("daily")(daily_cmd.daily)
+app.command("runs")(ops_cmd.runs)
+app.command("schedule")(ops_cmd.schedule)
+app.command("validate")(ops_cmd.validate)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("strategies")(strategies_cmd.strategies)

@@ -33,6 +33,7 @@ from alphatrader.config import Settings
 from alphatrader.data import calendar
 from alphatrader.errors import DataError
 from alphatrader.execution.brokers.paper import PaperBroker
+from alphatrader.faults import checkpoint
 from alphatrader.jobs import runs
 from alphatrader.jobs.market_view import MarketView, last_data_session, load_view, universe_symbols
 from alphatrader.notify.report import DailyReport
@@ -106,7 +107,7 @@ def check_completed_session(day: date, now: datetime) -> None:
     cal = calendar.xnys()
     stamp = pd.Timestamp(day)
     if not cal.is_session(stamp):
-        kind = "a weekend" if stamp.dayofweek >= 5 else "a market holiday"
+        kind = "a weekend" if stamp.day_of_week >= 5 else "a market holiday"
         raise NoSession(f"{day} is not a trading session ({kind}): no plan to make")
     close = calendar.session_closes(pd.DatetimeIndex([stamp]))[0]
     if pd.Timestamp(now) < close:
@@ -173,12 +174,15 @@ class DailyJob:
             view, notes = self._market(session)
         with handle.stage("fills"):
             assessment = self._fills_and_mark(handle, session, view)
+        checkpoint("after_fills")
         plan, performance, warnings, extra = self._plan(handle, session, view, assessment)
         notes += extra
         with handle.stage("persist"):
             self._persist(handle, session, plan)
+        checkpoint("after_persist")
         with handle.stage("submit"):
             sent = self._submit(handle, session, assessment)
+        checkpoint("after_submit")
         handle.counts.update(
             signals=len(plan.signals),
             orders=len(plan.orders),
@@ -191,8 +195,10 @@ class DailyJob:
             payload = plan_json(plan, assessment.state.value)
             if options.json_path is not None:
                 write_json(options.json_path, payload)
+        checkpoint("before_email")
         with handle.stage("email"):
             email = "skipped" if options.no_email else self._email(session, report)
+        checkpoint("after_email")
         return DailyOutcome(
             session,
             "completed",
@@ -286,8 +292,8 @@ class DailyJob:
     def _replayed_assessment(
         self, s: Any, session: date, equity: Decimal, previous: Decimal | None, market: Any
     ) -> RiskAssessment:
-        status = self.risk.status()
-        breaker = self.risk._circuit_breaker(market)
+        status = self.risk.current(s)
+        breaker = self.risk.circuit_breaker(market)
         peak = status.peak_equity
         return RiskAssessment(
             state=status.state,
@@ -433,6 +439,8 @@ class DailyJob:
                         reason=rej.reason,
                     )
                 )
+            s.flush()
+            checkpoint("mid_persist")  # rows written, transaction not committed
             for cid, order in zip(ids, plan.orders, strict=True):
                 s.add(
                     OrderRecord(
@@ -631,6 +639,8 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 def run_daily(
     settings: Settings, options: DailyOptions, now: datetime | None = None
 ) -> DailyOutcome:
+    """Run the job once; a failure is alerted on the configured channels, then re-raised.
+    After a real run, missed or failed earlier sessions are alerted too (cron has no monitor)."""
     from alphatrader import services
 
     job = DailyJob(
@@ -640,6 +650,43 @@ def run_daily(
         services.broker(settings),
     )
     try:
-        return job.run(options, now)
+        outcome = job.run(options, now)
+    except Exception as exc:
+        if not options.dry_run:
+            _alert_failure(settings, job.db, options.as_of, exc)
+        raise
+    else:
+        if not options.dry_run:
+            _check_missed(settings, job.db)
+        return outcome
     finally:
         job.db.dispose()
+
+
+def _alert_failure(settings: Settings, db: Database, as_of: date | None, exc: Exception) -> None:
+    from alphatrader.jobs.monitor import alert_job_exception
+    from alphatrader.notify.hub import build_hub
+
+    now = datetime.now(UTC)
+    try:
+        alert_job_exception(
+            build_hub(settings),
+            db,
+            JOB,
+            as_of or now.date(),
+            exc,
+            f"{type(exc).__name__}: {exc}",
+            now,
+        )
+    except Exception:  # the alert is best effort; the original error is what matters
+        log.exception("could not alert the failure of the daily job")
+
+
+def _check_missed(settings: Settings, db: Database) -> None:
+    from alphatrader.jobs.monitor import check_and_alert
+    from alphatrader.notify.hub import build_hub
+
+    try:
+        check_and_alert(settings, db, build_hub(settings), datetime.now(UTC))
+    except Exception:
+        log.exception("could not check for missed runs")

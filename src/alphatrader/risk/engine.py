@@ -70,8 +70,12 @@ class RiskEngine:
 
     def status(self) -> RiskStatus:
         with self.db.session() as s:
-            row = self._row(s)
-            return RiskStatus(TradingState(row.state), row.reason, row.since, row.peak_equity)
+            return self.current(s)
+
+    def current(self, s: Session) -> RiskStatus:
+        """The state as seen inside the caller's transaction."""
+        row = self._row(s)
+        return RiskStatus(TradingState(row.state), row.reason, row.since, row.peak_equity)
 
     def assess(
         self,
@@ -113,7 +117,7 @@ class RiskEngine:
             self._move(db_session, row, TradingState.ACTIVE, reason, session, "recovered")
             events.append(reason)
 
-        breaker = self._circuit_breaker(market)
+        breaker = self.circuit_breaker(market)
         if breaker is not None:
             db_session.add(
                 RiskEvent(
@@ -191,7 +195,8 @@ class RiskEngine:
         )
         row.state, row.reason, row.since = to.value, reason, now
 
-    def _circuit_breaker(self, market: MarketConditions | None) -> str | None:
+    def circuit_breaker(self, market: MarketConditions | None) -> str | None:
+        """Why entries pause for the session, or None."""
         s = self.settings
         if not s.circuit_breaker_enabled or market is None:
             return None
