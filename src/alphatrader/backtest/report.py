@@ -11,8 +11,6 @@ the end has `exit_date` null and is marked to the last close.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pandas as pd
 
 from alphatrader.backtest.engine import BacktestResult
 from alphatrader.domain.trade import Trade
+from alphatrader.files import atomic_write
 
 
 def _money(value: Decimal) -> float:
@@ -63,12 +62,4 @@ def result_json(result: BacktestResult, metrics: dict[str, Any]) -> dict[str, An
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1, allow_nan=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, json.dumps(payload, indent=1, allow_nan=False))

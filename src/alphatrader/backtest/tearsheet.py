@@ -13,8 +13,6 @@ in percent) and `chart-annual` (calendar-year returns). Then the metrics table
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +34,7 @@ from alphatrader.backtest.metrics import (
     monthly_returns,
 )
 from alphatrader.domain.trade import Trade
+from alphatrader.files import atomic_write
 
 TEMPLATE_NAME: Final = "tearsheet.html.j2"
 CHART_IDS: Final = ("chart-equity", "chart-drawdown", "chart-monthly", "chart-annual")
@@ -326,17 +325,4 @@ def _kpi_css(value: MetricValue, key: str) -> str:
 
 def write_tearsheet(path: Path | str, html: str) -> Path:
     """Write `html` to `path` atomically (temp file in the same folder + os.replace)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(html)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, html)

@@ -260,7 +260,8 @@ class DailyJob:
         with self.db.session() as s:
             if done is None:
                 bars = {sym: bar for sym in view.fresh if (bar := view.bar(sym)) is not None}
-                fills = self.broker.fill_pending(s, session, bars, self.settings.min_cash_buffer)
+                fills = self.broker.fill_exits(s, session, bars)
+                fills += self.broker.fill_pending(s, session, bars, self.settings.min_cash_buffer)
                 handle.counts["fills"] = sum(1 for f in fills if f.status == "filled")
             equity, cash, value = self._mark(s, view)
             previous = s.scalar(

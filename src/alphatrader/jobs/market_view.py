@@ -39,8 +39,9 @@ class MarketView:
         if series is None or symbol not in self.fresh:
             return None
         row = series.bars.iloc[-1]
-        open_ = None if series.instrument.close_only else float(row["open"])
-        return Bar(open_, float(row["close"]))
+        if series.instrument.close_only:
+            return Bar(None, float(row["close"]))
+        return Bar(float(row["open"]), float(row["close"]), float(row["high"]), float(row["low"]))
 
     def close(self, symbol: str) -> Decimal | None:
         series = self.universe.get(symbol)

@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import re
 import smtplib
 import socket
 import ssl
-import tempfile
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
@@ -45,6 +43,7 @@ from typing import Final
 from alphatrader.clock import Clock, LiveClock
 from alphatrader.config import Settings
 from alphatrader.errors import ConfigError, TemporaryError
+from alphatrader.files import atomic_write
 from alphatrader.notify.report import (
     CHART_CID,
     DailyReport,
@@ -87,23 +86,6 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def _atomic_write(target: Path, data: bytes) -> Path:
-    """Write `data` to `target` via a temp file in the same folder, fsync and os.replace."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_eml(message: EmailMessage, outbox_dir: Path) -> Path:
     """Write `message` to `outbox_dir/<message-id local part>.eml` atomically; returns the path.
 
@@ -112,7 +94,7 @@ def write_eml(message: EmailMessage, outbox_dir: Path) -> Path:
     """
     mid = str(message.get("Message-ID") or make_msgid(domain=MESSAGE_ID_DOMAIN))
     stem = _KEY_UNSAFE.sub("-", mid.strip("<>").split("@", 1)[0]).strip("-.") or "message"
-    return _atomic_write(Path(outbox_dir) / f"{stem}.eml", bytes(message))
+    return atomic_write(Path(outbox_dir) / f"{stem}.eml", bytes(message))
 
 
 class EmailSender:
@@ -189,7 +171,7 @@ class EmailSender:
         if html_dir is not None:
             copy = render_html(report, chart_src=png_data_uri(png) if png is not None else None)
             path = Path(html_dir) / f"daily-{report.session.isoformat()}.html"
-            _atomic_write(path, copy.encode("utf-8"))
+            atomic_write(path, copy.encode("utf-8"))
             log.info("daily report saved to %s", path)
         return message
 

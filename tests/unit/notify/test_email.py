@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pandas as pd
 import pytest
 
 from alphatrader.clock import SimClock
@@ -269,15 +270,14 @@ def test_a_password_echoed_by_the_server_is_masked(
     assert FakeSMTP.sent == []
 
 
-def test_without_a_chart_image_the_html_does_not_reference_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import alphatrader.notify.email as email_module
+def test_without_a_chart_image_the_html_does_not_reference_one(tmp_path: Path) -> None:
+    from dataclasses import replace
 
-    monkeypatch.setattr(email_module, "equity_chart_png", lambda report: None)
-    message = sender(tmp_path).build_message(make_report())
+    one_point = replace(
+        make_report(), equity_curve=pd.Series([1000.0], index=[pd.Timestamp("2016-07-01")])
+    )
+    message = sender(tmp_path).build_message(one_point)
     assert parts(message) == ["multipart/alternative", "text/plain", "text/html"]
     html = message.get_body(("html",))
     assert html is not None
     assert "cid:" not in html.get_content()
-    assert "Chart unavailable today" in html.get_content()

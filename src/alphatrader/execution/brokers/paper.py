@@ -28,8 +28,16 @@ OPEN_STATUSES = ("accepted",)
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    open: float | None  # None on a close-only series
+    open: float | None  # None on a close-only series (and so are high and low)
     close: float
+    high: float | None = None
+    low: float | None = None
+
+    def reaches_down(self, level: Decimal) -> bool:
+        return (self.low if self.low is not None else self.close) <= float(level)
+
+    def reaches_up(self, level: Decimal) -> bool:
+        return (self.high if self.high is not None else self.close) >= float(level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,50 @@ class PaperBroker:
                 outcomes.append(self._close(row, "expired", f"no {row.symbol} bar on {session}"))
                 continue
             outcomes.append(self._fill(s, account, row, bar, session, buffer))
+        return outcomes
+
+    def fill_exits(self, s: Session, session: date, bars: Mapping[str, Bar]) -> list[FillOutcome]:
+        """Stop-losses and take-profits of positions opened before `session`, managed locally:
+        the stop when the bar reaches it (at the stop, or a worse open), else the target; the
+        stop wins when one bar reaches both."""
+        account = self.account(s)
+        outcomes = []
+        for position in self.positions(s):
+            bar = bars.get(position.symbol)
+            if bar is None or position.opened_session >= session:
+                continue
+            if position.stop_loss is not None and bar.reaches_down(position.stop_loss):
+                leg, kind, level = "stop", OrderType.STOP, position.stop_loss
+            elif position.take_profit is not None and bar.reaches_up(position.take_profit):
+                leg, kind, level = "target", OrderType.LIMIT, position.take_profit
+            else:
+                continue
+            now = datetime.now(UTC)
+            row = OrderRecord(
+                client_order_id=f"daily-{session:%Y%m%d}-{position.strategy}-"
+                f"{position.symbol}-{leg}",
+                session=session,
+                symbol=position.symbol,
+                side=Side.SELL.value,
+                qty=position.qty,
+                est_price=level,
+                order_type=kind.value,
+                limit_price=level if kind is OrderType.LIMIT else None,
+                stop_loss=level if kind is OrderType.STOP else None,
+                take_profit=None,
+                strategy=position.strategy,
+                reason=f"{leg} at {level} reached",
+                status="accepted",
+                broker=self.name,
+                broker_order_id=None,
+                filled_qty=Decimal(0),
+                avg_fill_price=None,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            outcomes.append(self._fill(s, account, row, bar, session, Decimal(0)))
         return outcomes
 
     # -- internals --------------------------------------------------------------------------
@@ -239,6 +291,7 @@ def _as_order(row: OrderRecord, qty: Decimal) -> Order:
         qty=qty,
         order_type=OrderType(row.order_type),
         limit_price=row.limit_price,
+        stop_price=row.stop_loss if row.order_type == OrderType.STOP.value else None,
     )
     return Order(
         row.client_order_id, request, created_at=row.created_at, status=OrderStatus.ACCEPTED
