@@ -121,6 +121,20 @@ def test_not_a_session_is_a_clear_no_op(env: dict[str, str]) -> None:
     assert "weekend" in weekend.message and "holiday" in holiday.message
 
 
+def test_stale_data_fails_closed_and_says_why(env: dict[str, str], smtp: SmtpServer) -> None:
+    from alphatrader.errors import DataError
+
+    # 2023-01-03 is a completed session, but the bundled data ends in 2022 (stocks) and 2016.
+    with pytest.raises(DataError, match="no tradable symbol has a bar on 2023-01-03"):
+        run_daily(settings(), DailyOptions(as_of=date(2023, 1, 3)))
+    db = Database(env["DATABASE_URL"])
+    assert count(db, OrderRecord) == 0
+    with db.session() as s:
+        assert s.scalars(select(JobRun.status)).all() == ["failed"]
+    (alert,) = smtp.messages  # no plan email, one failure alert
+    assert "raised an error for 2023-01-03" in alert.message["Subject"]
+
+
 def test_halted_state_survives_restart_and_blocks_orders(env: dict[str, str]) -> None:
     db = Database(env["DATABASE_URL"])
     db.migrate()

@@ -222,6 +222,11 @@ class DailyJob:
                 f"{len(view.stale)} symbol(s) have no bar on {session} and are not traded: "
                 f"{names}{more}"
             )
+        if not any(view.universe[sym].instrument.tradable for sym in view.fresh):
+            raise DataError(
+                f"no tradable symbol has a bar on {session}: the data is stale or the update "
+                "failed; refusing to plan — check DATA_PROVIDERS and `alphatrader validate`"
+            )
         with self.db.session() as s:
             held = [p.symbol for p in self.broker.positions(s)]
         missing = [sym for sym in held if sym not in view.fresh]
