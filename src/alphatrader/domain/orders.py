@@ -47,14 +47,34 @@ TERMINAL = frozenset(
 _S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     _S.NEW: frozenset({_S.SUBMITTED, _S.REJECTED}),
-    _S.SUBMITTED: frozenset({_S.ACCEPTED, _S.REJECTED, _S.UNKNOWN, _S.FILLED, _S.CANCELLED}),
+    _S.SUBMITTED: frozenset(
+        {
+            _S.ACCEPTED,
+            _S.REJECTED,
+            _S.UNKNOWN,
+            _S.PARTIALLY_FILLED,
+            _S.FILLED,
+            _S.CANCELLED,
+            _S.EXPIRED,
+        }
+    ),
     _S.ACCEPTED: frozenset(
-        {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCEL_PENDING, _S.CANCELLED, _S.EXPIRED, _S.REJECTED}
+        {
+            _S.PARTIALLY_FILLED,
+            _S.FILLED,
+            _S.CANCEL_PENDING,
+            _S.CANCELLED,
+            _S.EXPIRED,
+            _S.REJECTED,
+            _S.UNKNOWN,
+        }
     ),
     _S.PARTIALLY_FILLED: frozenset(
-        {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCEL_PENDING, _S.CANCELLED, _S.EXPIRED}
+        {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCEL_PENDING, _S.CANCELLED, _S.EXPIRED, _S.UNKNOWN}
     ),
-    _S.CANCEL_PENDING: frozenset({_S.CANCELLED, _S.FILLED, _S.PARTIALLY_FILLED}),
+    _S.CANCEL_PENDING: frozenset(
+        {_S.CANCELLED, _S.FILLED, _S.PARTIALLY_FILLED, _S.EXPIRED, _S.UNKNOWN}
+    ),
     _S.UNKNOWN: frozenset(
         {_S.ACCEPTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}
     ),

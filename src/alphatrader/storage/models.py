@@ -88,6 +88,9 @@ class OrderRecord(Base):
     qty: Mapped[Decimal]
     est_price: Mapped[Decimal]
     order_type: Mapped[str] = mapped_column(String(12), default="market")
+    time_in_force: Mapped[str] = mapped_column(String(4), default="day", server_default="day")
+    notional: Mapped[Decimal | None]
+    stop_price: Mapped[Decimal | None]
     limit_price: Mapped[Decimal | None]
     stop_loss: Mapped[Decimal | None]
     take_profit: Mapped[Decimal | None]
@@ -100,6 +103,33 @@ class OrderRecord(Base):
     avg_fill_price: Mapped[Decimal | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class OrderEvent(Base):
+    """Every state change of an order, written before it is acted on (append-only)."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "client_order_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))  # manager | broker | reconcile | operator
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class LocalPosition(Base):
+    """Positions as the order manager's own fills say they are, per broker account."""
+
+    __tablename__ = "local_positions"
+
+    broker: Mapped[str] = mapped_column(String(20), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(20), primary_key=True)
+    qty: Mapped[Decimal]
+    avg_price: Mapped[Decimal]
+    realized_pnl: Mapped[Decimal]
 
 
 class FillRecord(Base):
