@@ -87,38 +87,65 @@ class LiveOrderManager:
     # -- submission ----------------------------------------------------------------------------
     def submit(self, intent: OrderIntent) -> OrderStatus:
         """Record the intent and send it once; returns the order's state afterwards."""
-        cid = intent.client_order_id
-        with self.db.session() as s:
-            row = s.get(OrderRecord, cid)
-            if row is None:
-                row = self._record(s, intent)
-            elif row.status not in (NEW.value, "planned"):
-                status = row.status
-                if status in UNRESOLVED:
-                    return self.resolve(cid)
-                return OrderStatus(status)
-            if row.status == "planned":
-                self._move(s, row, NEW, "approved for sending", "manager")
-            verdict = self.gate(intent.request) if self.gate else None
-            if isinstance(verdict, Rejected):
-                self._move(
-                    s, row, OrderStatus.REJECTED, f"{verdict.rule}: {verdict.reason}", "risk"
-                )
-                return OrderStatus.REJECTED
-            self._move(s, row, SUBMITTED, "sending", "manager")
-        return self._send(cid, intent.request)
+        return self.submit_many([intent])[intent.client_order_id]
 
-    def _send(self, cid: str, request: OrderRequest) -> OrderStatus:
-        try:
-            answer = self.broker.submit(request, cid)
-        except DuplicateClientOrderId:
-            return self.resolve(cid)  # it exists: adopt what the broker has
-        except BrokerRejected as exc:
-            return self._update(cid, OrderStatus.REJECTED, exc.reason, "broker")
-        except BrokerUnavailable as exc:
-            self._update(cid, UNKNOWN, f"outcome unknown: {exc}", "broker")
-            return self.resolve(cid)
-        return self._apply(answer, "broker")
+    def submit_many(self, intents: Iterable[OrderIntent]) -> dict[str, OrderStatus]:
+        """Send a batch (a plan's orders): one transaction records the intents and their
+        SUBMITTED state before anything is sent, one records the broker's answers. Intents
+        already sent are not sent again; their current state is returned."""
+        batch = list(intents)
+        results: dict[str, OrderStatus] = {}
+        to_resolve: list[str] = []
+        to_send: list[tuple[str, OrderRequest]] = []
+        with self.db.session() as s:
+            ids = [i.client_order_id for i in batch]
+            rows = {
+                r.client_order_id: r
+                for r in s.scalars(select(OrderRecord).where(OrderRecord.client_order_id.in_(ids)))
+            }
+            for intent in batch:
+                cid = intent.client_order_id
+                row = rows.get(cid)
+                if row is None:
+                    row = rows[cid] = self._record(s, intent)
+                elif row.status in UNRESOLVED:
+                    to_resolve.append(cid)
+                    continue
+                elif row.status not in (NEW.value, "planned"):
+                    results[cid] = OrderStatus(row.status)
+                    continue
+                if row.status == "planned":
+                    self._move(s, row, NEW, "approved for sending", "manager")
+                verdict = self.gate(intent.request) if self.gate else None
+                if isinstance(verdict, Rejected):
+                    reason = f"{verdict.rule}: {verdict.reason}"
+                    self._move(s, row, OrderStatus.REJECTED, reason, "risk")
+                    results[cid] = OrderStatus.REJECTED
+                    continue
+                self._move(s, row, SUBMITTED, "sending", "manager")
+                to_send.append((cid, intent.request))
+        answers: list[tuple[str, BrokerOrder | OrderStatus, str]] = []
+        for cid, request in to_send:
+            try:
+                answers.append((cid, self.broker.submit(request, cid), "broker"))
+            except DuplicateClientOrderId:
+                to_resolve.append(cid)  # it exists: adopt what the broker has
+            except BrokerRejected as exc:
+                answers.append((cid, OrderStatus.REJECTED, exc.reason))
+            except BrokerUnavailable as exc:
+                answers.append((cid, UNKNOWN, f"outcome unknown: {exc}"))
+                to_resolve.append(cid)
+        with self.db.session() as s:
+            for cid, answer, note in answers:
+                row = s.get_one(OrderRecord, cid)
+                if isinstance(answer, OrderStatus):
+                    self._move(s, row, answer, note, "broker")
+                else:
+                    self._adopt(s, row, answer, "broker")
+                results[cid] = OrderStatus(row.status)
+        for cid in to_resolve:
+            results[cid] = self.resolve(cid)
+        return results
 
     def resolve(self, cid: str) -> OrderStatus:
         """Settle a SUBMITTED/UNKNOWN order by looking it up; sent again (same id) only when the
@@ -264,11 +291,14 @@ class LiveOrderManager:
     def _apply(self, order: BrokerOrder, source: str) -> OrderStatus:
         with self.db.session() as s:
             row = s.get_one(OrderRecord, order.client_order_id)
-            if order.broker_order_id and row.broker_order_id != order.broker_order_id:
-                row.broker_order_id = order.broker_order_id
-            # An unmapped vendor status arrives as UNKNOWN: the next sync looks again.
-            self._move(s, row, order.status, f"{source}: {order.vendor_status}", source)
+            self._adopt(s, row, order, source)
             return OrderStatus(row.status)
+
+    def _adopt(self, s: Session, row: OrderRecord, order: BrokerOrder, source: str) -> None:
+        if order.broker_order_id and row.broker_order_id != order.broker_order_id:
+            row.broker_order_id = order.broker_order_id
+        # An unmapped vendor status arrives as UNKNOWN: the next sync looks again.
+        self._move(s, row, order.status, f"{source}: {order.vendor_status}", source)
 
     def _update(self, cid: str, to: OrderStatus, reason: str, source: str) -> OrderStatus:
         with self.db.session() as s:
