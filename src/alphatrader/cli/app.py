@@ -9,6 +9,7 @@ from alphatrader.cli import config as config_cmd
 from alphatrader.cli import daily as daily_cmd
 from alphatrader.cli import data as data_cmd
 from alphatrader.cli import ops as ops_cmd
+from alphatrader.cli import orders as orders_cmd
 from alphatrader.cli import risk as risk_cmd
 from alphatrader.cli import strategies as strategies_cmd
 
@@ -22,6 +23,8 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(risk_cmd.app, name="risk")
+app.add_typer(orders_cmd.signals_app, name="signals")
+app.add_typer(orders_cmd.emergency_app, name="emergency")
 app.command("daily")(daily_cmd.daily)
 app.command("runs")(ops_cmd.runs)
 app.command("schedule")(ops_cmd.schedule)
