@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     correlation_warning: float = Field(0.8, gt=0, le=1, alias="CORRELATION_WARNING")
     replay_sessions: int = Field(60, ge=0, alias="REPLAY_SESSIONS")
 
+    # What an unexplained difference between the broker and the ledger does to trading
+    reconcile_mismatch_state: Literal["REDUCING", "HALTED"] = Field(
+        "REDUCING", alias="RECONCILE_MISMATCH_STATE"
+    )
+
     # Circuit breaker on extreme market moves
     circuit_breaker_symbol: str = Field("SPY", alias="CIRCUIT_BREAKER_SYMBOL")
     circuit_breaker_move_pct: float = Field(7.0, gt=0, alias="CIRCUIT_BREAKER_MOVE_PCT")

@@ -143,6 +143,16 @@ class RiskEngine:
             events=tuple(events),
         )
 
+    def escalate(self, to: TradingState, reason: str, kind: str) -> RiskStatus:
+        """Move to a stricter state (never a looser one), e.g. after a failed reconciliation."""
+        order = [TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED]
+        with self.db.session() as s:
+            row = self._row(s)
+            if order.index(to) > order.index(TradingState(row.state)):
+                self._move(s, row, to, reason, None, kind)
+                audit(s, "risk-engine", f"risk.{kind}", reason=reason, to_state=to.value)
+        return self.status()
+
     def halt(self, reason: str, actor: str) -> RiskStatus:
         return self._manual(TradingState.HALTED, reason, actor, "halt")
 
