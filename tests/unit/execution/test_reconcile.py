@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from alphatrader.config import load_settings
-from alphatrader.domain.orders import OrderRequest, OrderType, Side
+from alphatrader.domain.orders import OrderRequest, Side
 from alphatrader.execution.brokers.instant import InstantBroker
 from alphatrader.execution.live import LiveOrderManager, OrderIntent
 from alphatrader.execution.reconcile import reconcile
