@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     alpaca_secret_key: SecretStr | None = Field(None, alias="ALPACA_SECRET_KEY")
     alpaca_paper: bool = Field(True, alias="ALPACA_PAPER")
     alpaca_data_url: str | None = Field(None, alias="ALPACA_DATA_URL")
+    alpaca_trading_url: str | None = Field(None, alias="ALPACA_TRADING_URL")
+
+    # The broker orders go to: the paper account, Alpaca or Interactive Brokers. Paper mode
+    # (PAPER_TRADING_MODE or DRY_RUN) always uses the paper account, whatever is set here.
+    broker: Literal["paper", "alpaca", "ibkr"] = Field("paper", alias="BROKER")
+    ibkr_host: str = Field("127.0.0.1", alias="IBKR_HOST")
+    ibkr_port: int = Field(4002, ge=1, le=65535, alias="IBKR_PORT")
+    ibkr_client_id: int = Field(1, ge=0, alias="IBKR_CLIENT_ID")
+    ibkr_account: str | None = Field(None, alias="IBKR_ACCOUNT")
     alphavantage_api_key: SecretStr | None = Field(None, alias="ALPHAVANTAGE_API_KEY")
     alphavantage_url: str = Field("https://www.alphavantage.co", alias="ALPHAVANTAGE_URL")
     alphavantage_calls_per_minute: int = Field(5, ge=1, alias="ALPHAVANTAGE_CALLS_PER_MINUTE")

@@ -21,7 +21,15 @@ import pandas as pd
 from alphatrader.clock import SimClock
 from alphatrader.data import calendar
 from alphatrader.data.market import Series
-from alphatrader.domain.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
+from alphatrader.domain.orders import (
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from alphatrader.domain.trade import Trade
 from alphatrader.errors import DataError, InputError
 from alphatrader.execution.brokers.simulated import SimMarket, SimulatedBroker
@@ -369,6 +377,7 @@ class _RunState:
                 f"{leg} at {price}",
                 qty=fill.qty,
                 order_type=kind,
+                time_in_force=TimeInForce.GTC,  # exit legs rest until filled or cancelled
                 stop_price=price if kind is OrderType.STOP else None,
                 limit_price=price if kind is OrderType.LIMIT else None,
                 oco_group=group,

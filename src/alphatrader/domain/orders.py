@@ -21,6 +21,18 @@ class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
     STOP = "stop"
+    STOP_LIMIT = "stop_limit"  # a stop that, once triggered, works as a limit at `limit_price`
+
+
+class TimeInForce(StrEnum):
+    """How long an order works. DAY: the session it becomes active (a market order placed after
+    the close is active the next session); GTC: until filled or cancelled; OPG: the next opening
+    auction only; CLS: that session's closing auction only."""
+
+    DAY = "day"
+    GTC = "gtc"
+    OPG = "opg"
+    CLS = "cls"
 
 
 class OrderStatus(StrEnum):
@@ -110,6 +122,7 @@ class OrderRequest:
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
     oco_group: str | None = None  # orders of one group cancel each other when one fills
+    time_in_force: TimeInForce = TimeInForce.DAY
 
     def __post_init__(self) -> None:
         if (self.qty is None) == (self.notional is None):

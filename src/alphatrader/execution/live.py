@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from alphatrader.domain.orders import (
     OrderStatus,
     OrderType,
     Side,
+    TimeInForce,
 )
 from alphatrader.execution.brokers.base import (
     BrokerFill,
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 NEW, SUBMITTED, UNKNOWN = OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN
 TERMINAL = {s.value for s in OrderStatus if s.is_terminal}
 UNRESOLVED = (SUBMITTED.value, UNKNOWN.value)
+# Orders are listed from a little before the oldest working one was recorded: the broker's
+# submission time comes after ours, and clocks differ.
+LISTING_MARGIN = timedelta(minutes=10)
 
 Gate = Callable[[OrderRequest], Verdict]
 
@@ -210,24 +214,48 @@ class LiveOrderManager:
 
     # -- synchronisation -----------------------------------------------------------------------
     def sync(self) -> SyncReport:
-        """Book new fills, then refresh every order that is not terminal."""
+        """Book new fills, then refresh every order that is not terminal: one listing of the
+        broker's recent orders, and a lookup by client id for what the listing lacks."""
         report = SyncReport()
         try:
             fills = self.broker.fills()
         except BrokerUnavailable:
             fills = []
         self._book_fills(fills, report)
-        for cid in self.working():
+        working = self._working_since()
+        listed: dict[str, BrokerOrder] = {}
+        if working:
+            oldest = min(created for _, created in working) - LISTING_MARGIN
+            try:
+                listed = {o.client_order_id: o for o in self.broker.orders(after=oldest)}
+            except BrokerUnavailable:
+                listed = {}
+        for cid, _ in working:
             before = self._status(cid)
-            if before in UNRESOLVED:
+            found = listed.get(cid)
+            if found is not None:
+                after = self._apply(found, "sync")
+            elif before in UNRESOLVED:
                 after = self.resolve(cid)
-                if after in (SUBMITTED, UNKNOWN):
-                    report.unresolved.append(cid)
             else:
-                found = self._lookup_quietly(cid)
-                after = self._apply(found, "sync") if found is not None else OrderStatus(before)
+                looked = self._lookup_quietly(cid)
+                after = self._apply(looked, "sync") if looked is not None else OrderStatus(before)
+            if after in (SUBMITTED, UNKNOWN):
+                report.unresolved.append(cid)
             report.status_changes += int(after.value != before)
         return report
+
+    def _working_since(self) -> list[tuple[str, datetime]]:
+        with self.db.session() as s:
+            return [
+                (cid, created)
+                for cid, created in s.execute(
+                    select(OrderRecord.client_order_id, OrderRecord.created_at).where(
+                        OrderRecord.status.not_in(TERMINAL | {"planned"}),
+                        OrderRecord.broker == self.broker.name,
+                    )
+                )
+            ]
 
     def _book_fills(self, fills: Iterable[BrokerFill], report: SyncReport) -> None:
         for fill in sorted(fills, key=lambda f: (f.at, f.execution_id)):
@@ -359,7 +387,7 @@ class LiveOrderManager:
             notional=req.notional,
             est_price=intent.est_price,
             order_type=req.order_type.value,
-            time_in_force="day",
+            time_in_force=req.time_in_force.value,
             limit_price=req.limit_price,
             stop_price=req.stop_price,
             stop_loss=req.stop_loss,
@@ -403,4 +431,5 @@ def _request(row: OrderRecord) -> OrderRequest:
         stop_price=row.stop_price,
         stop_loss=row.stop_loss,
         take_profit=row.take_profit,
+        time_in_force=TimeInForce(row.time_in_force),
     )

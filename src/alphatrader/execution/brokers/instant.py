@@ -58,7 +58,7 @@ class InstantBroker:
             qty=qty,
             notional=request.notional,
             order_type=request.order_type.value,
-            time_in_force="day",
+            time_in_force=request.time_in_force.value,
             limit_price=request.limit_price,
             stop_price=request.stop_price,
             status=OrderStatus.ACCEPTED,
