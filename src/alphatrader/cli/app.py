@@ -10,6 +10,7 @@ from alphatrader.cli import daily as daily_cmd
 from alphatrader.cli import data as data_cmd
 from alphatrader.cli import ops as ops_cmd
 from alphatrader.cli import orders as orders_cmd
+from alphatrader.cli import reconcile as reconcile_cmd
 from alphatrader.cli import risk as risk_cmd
 from alphatrader.cli import strategies as strategies_cmd
 
@@ -29,5 +30,6 @@ app.command("daily")(daily_cmd.daily)
 app.command("runs")(ops_cmd.runs)
 app.command("schedule")(ops_cmd.schedule)
 app.command("validate")(ops_cmd.validate)
+app.command("reconcile")(reconcile_cmd.reconcile)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("strategies")(strategies_cmd.strategies)

@@ -64,14 +64,23 @@ def list_pending(
 def approve(
     order_id: Annotated[str, typer.Argument(help="The order ID from `signals list`.")],
 ) -> None:
-    """Send a planned order to the broker for the next session."""
+    """Send a planned order to the broker (the paper account fills it at the next session)."""
+    from alphatrader.jobs.daily import live_intents
+    from alphatrader.services import order_manager, uses_paper
+
     settings = load_settings()
-    db, paper = database(settings), broker(settings)
+    db = database(settings)
+    paper = uses_paper(settings)
     with db.session() as s:
         row = _planned(s, order_id)
-        paper.accept(s, row)
+        if paper:
+            broker(settings).accept(s, row)
         audit(s, getpass.getuser(), "order.approve", client_order_id=row.client_order_id)
-    Console().print(f"approved: {order_id} goes to the {paper.name} broker for the next session")
+    where = "the paper account, for the next session"
+    if not paper:
+        status = order_manager(settings, db).submit_many(live_intents(db, [order_id]))[order_id]
+        where = f"{settings.broker} (now {status.value})"
+    Console().print(f"approved: {order_id} sent to {where}")
 
 
 @signals_app.command("reject")

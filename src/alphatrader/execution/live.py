@@ -119,6 +119,7 @@ class LiveOrderManager:
                     results[cid] = OrderStatus(row.status)
                     continue
                 if row.status == "planned":
+                    row.broker = self.broker.name
                     self._move(s, row, NEW, "approved for sending", "manager")
                 verdict = self.gate(intent.request) if self.gate else None
                 if isinstance(verdict, Rejected):
@@ -164,7 +165,7 @@ class LiveOrderManager:
             row = s.get_one(OrderRecord, cid)
             if row.status not in UNRESOLVED:
                 return OrderStatus(row.status)
-            request = _request(row)
+            request = request_of(row)
         log.info("order %s is not at the broker: sending it again under the same id", cid)
         return self._send_again(cid, request)
 
@@ -417,7 +418,8 @@ class LiveOrderManager:
         return row
 
 
-def _request(row: OrderRecord) -> OrderRequest:
+def request_of(row: OrderRecord) -> OrderRequest:
+    """The order request a recorded order stands for."""
     qty = row.qty if row.notional is None else None
     return OrderRequest(
         symbol=row.symbol,

@@ -33,6 +33,7 @@ from alphatrader.config import Settings
 from alphatrader.data import calendar
 from alphatrader.errors import DataError
 from alphatrader.execution.brokers.paper import PaperBroker
+from alphatrader.execution.live import OrderIntent
 from alphatrader.faults import checkpoint
 from alphatrader.jobs import runs
 from alphatrader.jobs.market_view import MarketView, last_data_session, load_view, universe_symbols
@@ -463,7 +464,7 @@ class DailyJob:
                         strategy=order.strategy,
                         reason=order.reason,
                         status="planned",
-                        broker=self.broker.name,
+                        broker=self._broker_name(),
                         broker_order_id=None,
                         filled_qty=Decimal(0),
                         avg_fill_price=None,
@@ -473,21 +474,35 @@ class DailyJob:
                 )
             s.add(_step(session, "plan", orders=ids))
 
+    def _broker_name(self) -> str:
+        from alphatrader import services
+
+        return self.broker.name if services.uses_paper(self.settings) else self.settings.broker
+
     def _submit(self, handle: runs.RunHandle, session: date, assessment: RiskAssessment) -> int:
         if handle.step_result("submit") is not None:
             return 0
-        if not (self.settings.auto_trade or self.settings.paper_trading_mode):
-            return 0  # approval mode: the plan is reported, not sent
+        from alphatrader import services
+
+        paper = services.uses_paper(self.settings)
+        if not (paper or self.settings.auto_trade):
+            return 0  # approval mode: the plan waits for `alphatrader signals approve`
         with self.db.session() as s:
             rows = s.scalars(
                 select(OrderRecord).where(
                     OrderRecord.session == session, OrderRecord.status == "planned"
                 )
             ).all()
-            for row in rows:
-                self.broker.accept(s, row)
-            s.add(_step(session, "submit", count=len(rows)))
-        return len(rows)
+            if paper:
+                for row in rows:
+                    self.broker.accept(s, row)
+            ids = [row.client_order_id for row in rows]
+        if not paper and ids:
+            live = services.order_manager(self.settings, self.db)
+            live.submit_many(live_intents(self.db, ids))
+        with self.db.session() as s:
+            s.add(_step(session, "submit", count=len(ids)))
+        return len(ids)
 
     # -- reporting ---------------------------------------------------------------------------
     def _report(
@@ -557,6 +572,18 @@ class DailyJob:
             build_hub(self.settings).send(f"AlphaTrader alert: {subject}", text)
         except Exception:  # an alert channel never stops the job
             log.exception("alert failed: %s", subject)
+
+
+def live_intents(db: Database, ids: list[str]) -> list[OrderIntent]:
+    """Planned orders as intents for the live order manager (the same client order ids)."""
+    from alphatrader.execution.live import request_of
+
+    with db.session() as s:
+        rows = [s.get_one(OrderRecord, cid) for cid in ids]
+        return [
+            OrderIntent(row.client_order_id, request_of(row), row.session, row.est_price)
+            for row in rows
+        ]
 
 
 def _refuse(signals: Any, rule: str, reason: str) -> list[Any]:
