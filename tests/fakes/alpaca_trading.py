@@ -799,6 +799,15 @@ class FakeAlpacaTrading(FakeServer):
             return _unprocessable("limit_price is required")
         if order_type in ("stop", "stop_limit") and stop_price is None:
             return _unprocessable("stop_price is required")
+        for price in (limit_price, stop_price):  # Alpaca's tick: $0.01 from $1, else $0.0001
+            tick = Decimal("0.01") if price is not None and price >= 1 else Decimal("0.0001")
+            if price is not None and price != price.quantize(tick):
+                return _unprocessable(
+                    f"invalid limit_price {price}. sub-penny increment does not fulfill "
+                    "minimum pricing criteria"
+                )
+        if notional is not None and notional < 1:
+            return Reply(403, {"code": 40310000, "message": "cost basis must be >= 1"})
         cid = str(body.get("client_order_id") or self._uuid())
         if len(cid) > 128:
             return _unprocessable("client_order_id must be no more than 128 characters")
