@@ -91,3 +91,16 @@ def test_approval_mode_sends_nothing_until_approved(fake: FakeAlpacaTrading) -> 
     )
     assert out.returncode == 0, out.stderr
     assert [o.client_order_id for o in fake.client_orders()] == [first]
+
+
+def test_unexplained_broker_state_blocks_sending(
+    fake: FakeAlpacaTrading, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alphatrader.errors import NeedsHumanError
+
+    monkeypatch.setenv("AUTO_TRADE", "true")
+    fake.set_price("KO", "45")
+    fake.add_order("typed-by-hand-in-the-app", symbol="KO", side="buy", qty=Decimal(1))
+    with pytest.raises(NeedsHumanError, match="unexplained"):
+        run_daily(load_settings(), DailyOptions(as_of=SESSION, no_email=True))
+    assert [o.client_order_id for o in fake.client_orders()] == ["typed-by-hand-in-the-app"]

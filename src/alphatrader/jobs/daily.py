@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from alphatrader.config import Settings
 from alphatrader.data import calendar
-from alphatrader.errors import DataError
+from alphatrader.errors import DataError, NeedsHumanError
 from alphatrader.execution.brokers.paper import PaperBroker
 from alphatrader.execution.live import OrderIntent
 from alphatrader.faults import checkpoint
@@ -498,7 +498,16 @@ class DailyJob:
                     self.broker.accept(s, row)
             ids = [row.client_order_id for row in rows]
         if not paper and ids:
+            from alphatrader.execution.reconcile import reconcile
+
             live = services.order_manager(self.settings, self.db)
+            check = reconcile(live, self.settings)  # the broker must agree before we add risk
+            if not check.clean:
+                raise NeedsHumanError(
+                    f"reconciliation with {self.settings.broker} found "
+                    f"{len(check.differences)} unexplained difference(s); no order was sent — "
+                    "run `alphatrader reconcile` and resolve them"
+                )
             live.submit_many(live_intents(self.db, ids))
         with self.db.session() as s:
             s.add(_step(session, "submit", count=len(ids)))
