@@ -37,10 +37,10 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from requests.adapters import HTTPAdapter
 
 from alphatrader.config import Settings
-from alphatrader.data import bundle
 from alphatrader.data.calendar import xnys
 from alphatrader.data.providers.base import (
     check_range,
+    fetched_instrument,
     finish,
     session_index,
     strict_float,
@@ -120,16 +120,7 @@ class AlpacaProvider:
         )
 
     def instrument(self, symbol: str, fields: frozenset[str]) -> Instrument:
-        symbol = validate_symbol(symbol)
-        return Instrument(
-            symbol=symbol,
-            dataset=DATASET,
-            asset_class="us_equity",
-            fields=fields,
-            source=f"alpaca:{self._feed.value}",
-            adjustment="split_and_dividend_adjusted",
-            tradable=symbol not in bundle.NOT_TRADABLE,
-        )
+        return fetched_instrument(symbol, DATASET, f"alpaca:{self._feed.value}", fields)
 
     def fetch_daily(
         self, symbols: Sequence[str], start: date, end: date

@@ -35,9 +35,9 @@ import httpx
 import pandas as pd
 
 from alphatrader.config import Settings
-from alphatrader.data import bundle
 from alphatrader.data.providers.base import (
     check_range,
+    fetched_instrument,
     finish,
     session_index,
     strict_float,
@@ -177,16 +177,7 @@ class AlphaVantageProvider:
         )
 
     def instrument(self, symbol: str, fields: frozenset[str]) -> Instrument:
-        symbol = validate_symbol(symbol)
-        return Instrument(
-            symbol=symbol,
-            dataset=DATASET,
-            asset_class="us_equity",
-            fields=fields,
-            source=f"alphavantage:{FUNCTION}",
-            adjustment="split_and_dividend_adjusted",
-            tradable=symbol not in bundle.NOT_TRADABLE,
-        )
+        return fetched_instrument(symbol, DATASET, f"alphavantage:{FUNCTION}", fields)
 
     def fetch_daily(
         self, symbols: Sequence[str], start: date, end: date

@@ -27,7 +27,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from alphatrader.data import bundle
 from alphatrader.data.calendar import sessions
+from alphatrader.data.store import validate_symbol
 from alphatrader.domain.instrument import Instrument
 from alphatrader.errors import AlphaTraderError, ConfigError, DataError, InputError, TemporaryError
 
@@ -195,3 +197,19 @@ def error_kind(error: BaseException) -> str:
     if isinstance(error, DataError):
         return "data"
     return "unexpected"
+
+
+def fetched_instrument(
+    symbol: str, dataset: str, source: str, fields: frozenset[str]
+) -> Instrument:
+    """A US equity series fetched from a vendor, split- and dividend-adjusted."""
+    symbol = validate_symbol(symbol)
+    return Instrument(
+        symbol=symbol,
+        dataset=dataset,
+        asset_class="us_equity",
+        fields=fields,
+        source=source,
+        adjustment="split_and_dividend_adjusted",
+        tradable=symbol not in bundle.NOT_TRADABLE,
+    )
