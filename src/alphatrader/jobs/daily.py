@@ -485,7 +485,10 @@ class DailyJob:
         from alphatrader import services
 
         paper = services.uses_paper(self.settings)
-        if not (paper or self.settings.auto_trade):
+        automatic = (
+            self.settings.auto_trade or self.settings.paper_trading_mode or self.settings.dry_run
+        )
+        if not automatic:
             return 0  # approval mode: the plan waits for `alphatrader signals approve`
         with self.db.session() as s:
             rows = s.scalars(
