@@ -12,6 +12,7 @@ filled quantity, and local positions equal the broker's for every symbol.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -98,20 +99,28 @@ def test_nothing_lost_nothing_doubled(seed: int, tmp_path: Path) -> None:
         fake.chaos(RATES, seed=seed, on=("submit", "lookup", "order"))
         om = manager(db, fake, crash_after)
         plan = intents(rng, seed)
+
+        def survive(step: Callable[[LiveOrderManager], object]) -> LiveOrderManager:
+            """Run a step; a crash (wherever it hits: submit, resend in sync) means a restart."""
+            nonlocal om
+            try:
+                step(om)
+            except Killed:
+                om = manager(db, fake, crash_after)
+            return om
+
         for n, intent in enumerate(plan):
             if n and n % RESTART_EVERY == 0:
                 om = manager(db, fake, crash_after)  # kill and restart: state is the database
-                om.sync()
+                survive(lambda m: m.sync())
             if rng.random() < 0.02:
                 crash_after.add(intent.client_order_id)
-            try:
-                om.submit(intent)
-            except Killed:
-                om = manager(db, fake, crash_after)  # the restart after the crash
+            survive(lambda m, i=intent: m.submit(i))
             _trade(fake, rng, plan[max(0, n - 5) : n + 1])
             if n % 100 == 0:
-                om.sync()  # repeated reads of the same executions: booked once
+                survive(lambda m: m.sync())  # repeated reads of the same executions: booked once
         fake.clear_faults()
+        crash_after.clear()
         om = manager(db, fake, crash_after)
         for _cycle in range(3):
             report = om.sync()
