@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var/data"), alias="ALPHATRADER_DATA_DIR")
     database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
 
+    # Dashboard and API (`alphatrader serve`)
+    dashboard_session_secret: SecretStr | None = Field(None, alias="DASHBOARD_SESSION_SECRET")
+    api_rate_limit_per_min: int = Field(600, ge=1, alias="API_RATE_LIMIT_PER_MIN")
+    api_auth_fail_limit_per_min: int = Field(30, ge=1, alias="API_AUTH_FAIL_LIMIT_PER_MIN")
+    cors_origins: str = Field("", alias="CORS_ORIGINS")  # comma-separated; empty: same-origin
+
     @model_validator(mode="after")
     def _limits_are_consistent(self) -> Settings:
         problems: list[str] = []
@@ -155,6 +161,9 @@ class Settings(BaseSettings):
 
     def email_recipients(self) -> list[str]:
         return [a.strip() for a in (self.email_to or "").split(",") if a.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     def masked(self) -> dict[str, str]:
         """Every effective setting by its environment name, secrets masked."""

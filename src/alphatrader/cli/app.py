@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from alphatrader.cli import apikey as apikey_cmd
 from alphatrader.cli import backtest as backtest_cmd
 from alphatrader.cli import config as config_cmd
 from alphatrader.cli import daily as daily_cmd
@@ -12,6 +13,7 @@ from alphatrader.cli import ops as ops_cmd
 from alphatrader.cli import orders as orders_cmd
 from alphatrader.cli import reconcile as reconcile_cmd
 from alphatrader.cli import risk as risk_cmd
+from alphatrader.cli import serve as serve_cmd
 from alphatrader.cli import strategies as strategies_cmd
 
 app = typer.Typer(
@@ -26,6 +28,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(risk_cmd.app, name="risk")
 app.add_typer(orders_cmd.signals_app, name="signals")
 app.add_typer(orders_cmd.emergency_app, name="emergency")
+app.add_typer(apikey_cmd.app, name="apikey")
 app.command("daily")(daily_cmd.daily)
 app.command("runs")(ops_cmd.runs)
 app.command("schedule")(ops_cmd.schedule)
@@ -33,3 +36,4 @@ app.command("validate")(ops_cmd.validate)
 app.command("reconcile")(reconcile_cmd.reconcile)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("strategies")(strategies_cmd.strategies)
+app.command("serve")(serve_cmd.serve)
