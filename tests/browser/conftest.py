@@ -106,7 +106,7 @@ def dashboard_home(tmp_path_factory: pytest.TempPathFactory, seeded_store_root: 
     return home
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(dashboard_home: Path) -> Iterator[Server]:
     home = dashboard_home
     env = {
@@ -167,7 +167,7 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # Playwright holds the event loop: release it after tests/browser
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: run {INSTALL_HINT}"
